@@ -1,0 +1,3 @@
+from scenelab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""Functional operators written from scratch."""
+
+from scenelab.ops.conv import conv2d
+
+__all__ = ["conv2d"]

@@ -1,0 +1,377 @@
+"""2-D convolution from scratch: im2col (``F.unfold``), one matmul, col2im (``F.fold``).
+
+For an input ``x`` of shape (N, C, H, W) and a weight of shape (O, C/G, kh, kw),
+``F.unfold`` gathers every receptive field into a column::
+
+    cols[n, (c, i, j), l] = x_pad[n, c, oy*sh + i*dh, ox*sw + j*dw],   l = oy*OW + ox
+
+so that the convolution is one matrix product per group::
+
+    out[n, g] = W[g] @ cols[n, g]          (O/G x C/G*kh*kw) @ (C/G*kh*kw x L)
+
+The backward pass is the same product read the other way round:
+
+    grad_W[g]    = sum_n grad_out[n, g] @ cols[n, g]^T
+    grad_cols    = W[g]^T @ grad_out[n, g]         then  grad_x = fold(grad_cols)  (col2im)
+    grad_bias    = sum over n and l of grad_out
+
+Design decisions, each measured (``docs/benchmarks.md``):
+
+* The batch is processed in chunks so that the unfolded columns of one chunk stay
+  small (``_COLUMN_BUDGET_BYTES``): peak memory stays near PyTorch's own conv and
+  the columns are still warm in cache when the matmul reads them.
+* The columns are *rebuilt* in backward instead of saved: saving them costs the
+  whole unfolded activation (kh*kw times the input) for every layer until backward,
+  rebuilding costs one more unfold per chunk.
+* A 1x1 convolution without padding is a plain matmul over channels; it needs no
+  unfold at all (a stride only subsamples the input first).
+* channels_last inputs give channels_last outputs: the product is then taken as
+  (L x Ck) @ (Ck x O), whose result already is the NHWC layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+IntPair = int | Sequence[int]
+Padding = int | Sequence[int] | str
+
+# Unfolded columns of one batch chunk are kept under this size (bytes).
+_COLUMN_BUDGET_BYTES = 8 * 2**20
+
+
+def _pair(value: IntPair, name: str) -> tuple[int, int]:
+    if isinstance(value, int):
+        return (value, value)
+    pair = tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _resolve_padding(
+    padding: Padding, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """Return (top, bottom, left, right) padding; "same" may be asymmetric as in PyTorch."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"padding='same' needs stride 1, got stride={stride}")
+            pads = []
+            for k, d in zip(kernel, dilation, strict=True):
+                total = d * (k - 1)
+                pads += [total // 2, total - total // 2]
+            return tuple(pads)  # type: ignore[return-value]
+        raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    ph, pw = _pair(padding, "padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"padding must be non-negative, got padding={padding!r}")
+    return (ph, ph, pw, pw)
+
+
+def _check_arguments(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int],
+    pads: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> None:
+    if input.dim() != 4:
+        raise ValueError(f"input must be 4-D (N, C, H, W), got shape {tuple(input.shape)}")
+    if weight.dim() != 4:
+        raise ValueError(f"weight must be 4-D (O, C/groups, kh, kw), got {tuple(weight.shape)}")
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got groups={groups!r}")
+    channels, out_channels = input.shape[1], weight.shape[0]
+    if channels % groups or out_channels % groups:
+        raise ValueError(
+            f"groups={groups} must divide both input channels ({channels}) "
+            f"and output channels ({out_channels})"
+        )
+    if weight.shape[1] * groups != channels:
+        raise ValueError(
+            f"channel mismatch: input has {channels} channels, weight {tuple(weight.shape)} "
+            f"with groups={groups} expects {weight.shape[1] * groups}"
+        )
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(f"bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    if min(stride) < 1:
+        raise ValueError(f"stride must be positive, got stride={stride}")
+    if min(dilation) < 1:
+        raise ValueError(f"dilation must be positive, got dilation={dilation}")
+    height = input.shape[2] + pads[0] + pads[1]
+    width = input.shape[3] + pads[2] + pads[3]
+    span_h = dilation[0] * (weight.shape[2] - 1) + 1
+    span_w = dilation[1] * (weight.shape[3] - 1) + 1
+    if span_h > height or span_w > width:
+        raise ValueError(
+            f"kernel {tuple(weight.shape[2:])} with dilation={dilation} spans {span_h}x{span_w}, "
+            f"larger than the padded input {height}x{width}"
+        )
+
+
+def _chunk_size(geo: "_Geometry") -> int:
+    """Samples per chunk so that one chunk's unfolded columns fit the budget."""
+    if geo.pointwise and geo.groups == 1:
+        return geo.batch  # no columns at all
+    per_sample = geo.groups * geo.k * geo.positions * geo.element_size
+    return max(1, min(geo.batch, _COLUMN_BUDGET_BYTES // per_sample))
+
+
+class _Geometry:
+    """Everything about one convolution call that does not depend on the values."""
+
+    def __init__(
+        self,
+        input: torch.Tensor,
+        weight: torch.Tensor,
+        stride: tuple[int, int],
+        pads: tuple[int, int, int, int],
+        dilation: tuple[int, int],
+        groups: int,
+    ) -> None:
+        self.batch, self.channels, self.height, self.width = input.shape
+        self.out_channels, _, self.kh, self.kw = weight.shape
+        self.stride, self.dilation, self.groups = stride, dilation, groups
+        top, bottom, left, right = pads
+        self.symmetric = top == bottom and left == right
+        self.explicit_pad = (left, right, top, bottom)  # F.pad order, used when asymmetric
+        self.unfold_padding = (top, left) if self.symmetric else (0, 0)
+        self.padded_hw = (self.height + top + bottom, self.width + left + right)
+        self.out_h = (self.padded_hw[0] - dilation[0] * (self.kh - 1) - 1) // stride[0] + 1
+        self.out_w = (self.padded_hw[1] - dilation[1] * (self.kw - 1) - 1) // stride[1] + 1
+        self.pointwise = self.kh == self.kw == 1 and pads == (0, 0, 0, 0) and dilation == (1, 1)
+        self.channels_last = (
+            input.is_contiguous(memory_format=torch.channels_last) and not input.is_contiguous()
+        )
+        self.k = (self.channels // groups) * self.kh * self.kw  # rows of one group's columns
+        self.positions = self.out_h * self.out_w
+        self.element_size = input.element_size()
+
+
+def _unfold(x: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+    """im2col: (n, C, H, W) -> (n, G, C/G*kh*kw, L)."""
+    if not geo.symmetric:
+        x = F.pad(x, geo.explicit_pad)
+    cols = F.unfold(
+        x, (geo.kh, geo.kw), dilation=geo.dilation, padding=geo.unfold_padding, stride=geo.stride
+    )
+    return cols.view(x.shape[0], geo.groups, geo.k, geo.positions)
+
+
+def _fold(grad_cols: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+    """col2im, the adjoint of ``_unfold``: (n, G, Ck, L) -> (n, C, H, W)."""
+    n = grad_cols.shape[0]
+    grad = F.fold(
+        grad_cols.reshape(n, geo.groups * geo.k, geo.positions),
+        geo.padded_hw if not geo.symmetric else (geo.height, geo.width),
+        (geo.kh, geo.kw),
+        dilation=geo.dilation,
+        padding=geo.unfold_padding,
+        stride=geo.stride,
+    )
+    if not geo.symmetric:
+        left, right, top, bottom = geo.explicit_pad
+        grad = grad[:, :, top : top + geo.height, left : left + geo.width]
+    return grad
+
+
+def _pointwise_input(x: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+    """A 1x1 convolution reads only every stride-th pixel."""
+    if geo.stride != (1, 1):
+        x = x[:, :, :: geo.stride[0], :: geo.stride[1]]
+    return x
+
+
+def _output_buffer(input: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+    """Uninitialised (N, O, OH, OW) output in the input's memory format."""
+    shape = (geo.batch, geo.out_channels, geo.out_h, geo.out_w)
+    return torch.empty(
+        shape, dtype=input.dtype, device=input.device, memory_format=_memory_format(geo)
+    )
+
+
+def _as_product(out: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+    """The output viewed as the matrix product writes it: (n, L, O) for NHWC, else (n, O, L)."""
+    n = out.shape[0]
+    if geo.channels_last:
+        return out.permute(0, 2, 3, 1).view(n, geo.positions, geo.out_channels)
+    return out.view(n, geo.out_channels, geo.positions)
+
+
+def _forward_chunk(x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: torch.Tensor):
+    """Write the convolution of chunk ``x`` into ``out``, its slice of the product buffer."""
+    n, groups = x.shape[0], geo.groups
+    if geo.pointwise and groups == 1:
+        x = _pointwise_input(x, geo)
+        w2d = weight.reshape(geo.out_channels, geo.channels)
+        if geo.channels_last:
+            rows = x.permute(0, 2, 3, 1).reshape(-1, geo.channels)
+            torch.mm(rows, w2d.t(), out=out.view(-1, geo.out_channels))
+        else:
+            torch.matmul(w2d, x.reshape(n, geo.channels, geo.positions), out=out)
+        return
+    cols = _unfold(x, geo)  # (n, G, Ck, L)
+    w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
+    if geo.channels_last and groups == 1:
+        torch.matmul(cols[:, 0].transpose(1, 2), w3d[0].t(), out=out)  # (n, L, O)
+    elif geo.channels_last:
+        out.view(n, geo.positions, geo.out_channels).copy_(
+            (w3d @ cols).view(n, geo.out_channels, geo.positions).transpose(1, 2)
+        )
+    else:
+        torch.matmul(w3d, cols, out=out.view(n, groups, geo.out_channels // groups, -1))
+
+
+def _backward_chunk(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    grad_out: torch.Tensor,
+    geo: _Geometry,
+    need_input: bool,
+    need_weight: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of one batch chunk: (grad_input, grad_weight summed over the chunk)."""
+    n, groups = x.shape[0], geo.groups
+    grad_input = grad_weight = None
+    if geo.pointwise and groups == 1:
+        xs = _pointwise_input(x, geo)
+        w2d = weight.reshape(geo.out_channels, geo.channels)
+        if geo.channels_last:
+            g_rows = grad_out.permute(0, 2, 3, 1).reshape(-1, geo.out_channels)  # (nL, O)
+            if need_weight:
+                x_rows = xs.permute(0, 2, 3, 1).reshape(-1, geo.channels)
+                grad_weight = g_rows.t() @ x_rows
+            if need_input:
+                g_x = (g_rows @ w2d).view(n, geo.out_h, geo.out_w, geo.channels)
+                g_x = g_x.permute(0, 3, 1, 2)
+        else:
+            g = grad_out.reshape(n, geo.out_channels, geo.positions)
+            if need_weight:
+                x_cl = xs.reshape(n, geo.channels, geo.positions)
+                grad_weight = torch.einsum("nol,ncl->oc", g, x_cl)
+            if need_input:
+                g_x = (w2d.t() @ g).view(n, geo.channels, geo.out_h, geo.out_w)
+        if need_input:
+            if geo.stride == (1, 1):
+                grad_input = g_x
+            else:
+                grad_input = torch.zeros_like(x, memory_format=_memory_format(geo))
+                grad_input[:, :, :: geo.stride[0], :: geo.stride[1]] = g_x
+        if grad_weight is not None:
+            grad_weight = grad_weight.view_as(weight)
+        return grad_input, grad_weight
+
+    w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
+    if geo.channels_last and groups == 1:
+        g_lo = grad_out.permute(0, 2, 3, 1).reshape(n, geo.positions, geo.out_channels)
+        if need_weight:
+            cols = _unfold(x, geo)[:, 0]  # (n, Ck, L)
+            grad_weight = (g_lo.transpose(1, 2) @ cols.transpose(1, 2)).sum(0)
+            grad_weight = grad_weight.view_as(weight)
+        if need_input:
+            grad_cols = (g_lo @ w3d[0]).transpose(1, 2)  # (n, Ck, L), transposed view
+            grad_input = _fold(grad_cols.unsqueeze(1), geo)
+        return grad_input, grad_weight
+
+    g = grad_out.reshape(n, groups, geo.out_channels // groups, geo.positions)
+    if need_weight:
+        cols = _unfold(x, geo)
+        grad_weight = (g @ cols.transpose(-1, -2)).sum(0).view_as(weight)
+    if need_input:
+        grad_input = _fold(w3d.transpose(1, 2) @ g, geo)
+    return grad_input, grad_weight
+
+
+def _memory_format(geo: _Geometry) -> torch.memory_format:
+    return torch.channels_last if geo.channels_last else torch.contiguous_format
+
+
+class Conv2dFunction(torch.autograd.Function):
+    """The autograd node; call it through :func:`conv2d`, which checks the arguments."""
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, stride, pads, dilation, groups):  # type: ignore[override]
+        geo = _Geometry(input, weight, stride, pads, dilation, groups)
+        ctx.geo = geo
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(input, weight)
+        step = _chunk_size(geo)
+        out = _output_buffer(input, geo)
+        for i in range(0, geo.batch, step):
+            _forward_chunk(input[i : i + step], weight, geo, _as_product(out[i : i + step], geo))
+        if bias is not None:
+            out += bias.view(1, -1, 1, 1)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):  # type: ignore[override]
+        input, weight = ctx.saved_tensors
+        geo: _Geometry = ctx.geo
+        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grad_out = grad_out.contiguous(memory_format=_memory_format(geo))
+        grad_input = grad_weight = grad_bias = None
+        if need_input or need_weight:
+            step = _chunk_size(geo)
+            if need_input:
+                grad_input = torch.empty_like(input, memory_format=_memory_format(geo))
+            for i in range(0, geo.batch, step):
+                g_in, g_w = _backward_chunk(
+                    input[i : i + step],
+                    weight,
+                    grad_out[i : i + step],
+                    geo,
+                    need_input,
+                    need_weight,
+                )
+                if need_input:
+                    grad_input[i : i + step] = g_in
+                if need_weight:
+                    grad_weight = g_w if grad_weight is None else grad_weight.add_(g_w)
+        if need_bias and ctx.has_bias:
+            grad_bias = grad_out.sum((0, 2, 3))
+        return grad_input, grad_weight, grad_bias, None, None, None, None
+
+
+def conv2d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> torch.Tensor:
+    """Drop-in for ``torch.nn.functional.conv2d``, computed with unfold, matmul and fold.
+
+    Accepts int or pair kernel geometry, ``padding="same"|"valid"``, groups
+    (depthwise included), float32/float64/bfloat16, CPU or CUDA, contiguous or
+    channels_last input, and follows ``torch.autocast`` like the built-in conv.
+    Raises ``ValueError`` naming the argument before any work is done.
+    """
+    stride_hw = _pair(stride, "stride")
+    dilation_hw = _pair(dilation, "dilation")
+    if min(stride_hw) < 1:
+        raise ValueError(f"stride must be positive, got stride={stride!r}")
+    if min(dilation_hw) < 1:
+        raise ValueError(f"dilation must be positive, got dilation={dilation!r}")
+    if weight.dim() != 4:
+        raise ValueError(f"weight must be 4-D (O, C/groups, kh, kw), got {tuple(weight.shape)}")
+    pads = _resolve_padding(padding, tuple(weight.shape[2:]), stride_hw, dilation_hw)
+    _check_arguments(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+
+    device_type = input.device.type
+    if torch.is_autocast_enabled(device_type):
+        dtype = torch.get_autocast_dtype(device_type)
+        input, weight = input.to(dtype), weight.to(dtype)
+        bias = None if bias is None else bias.to(dtype)
+        with torch.autocast(device_type, enabled=False):
+            return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+    return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
