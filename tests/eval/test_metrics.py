@@ -1,0 +1,124 @@
+"""ClassificationMetrics against scikit-learn (and a hand-written ECE) on random scores."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    top_k_accuracy_score,
+)
+
+from scenelab.errors import ScenelabError
+from scenelab.metrics import ClassificationMetrics, classification_report
+
+NUM_CLASSES = 7
+ABSENT = 4  # never a label in the split, though the model may predict it
+
+
+def random_split(seed: int, n: int = 120) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    present = [c for c in range(NUM_CLASSES) if c != ABSENT]
+    labels = torch.tensor(present)[torch.randint(len(present), (n,), generator=generator)]
+    logits = 2 * torch.randn(n, NUM_CLASSES, generator=generator)
+    logits[torch.arange(n), labels] += 1.5  # better than chance, so metrics are not all ~1/C
+    return logits.softmax(dim=1), labels
+
+
+def streamed(probabilities, labels, top_k, batch_size=8):
+    """Batches of 8 from 6 present classes: most batches miss some class."""
+    metrics = ClassificationMetrics(NUM_CLASSES, top_k=top_k)
+    for batch in zip(probabilities.split(batch_size), labels.split(batch_size), strict=True):
+        metrics.update(*batch)
+    return metrics.compute()
+
+
+def hand_ece(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """Guo et al. 2017: sum over equal-width confidence bins of |B|/n * |accuracy - confidence|."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    which_bin = np.minimum((confidence * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        in_bin = which_bin == b
+        if in_bin.any():
+            gap = abs(correct[in_bin].mean() - confidence[in_bin].mean())
+            total += in_bin.mean() * gap
+    return total
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("top_k", [1, 3])
+def test_every_metric_equals_sklearn(seed, top_k):
+    probabilities, labels = random_split(seed)
+    report = streamed(probabilities, labels, top_k)
+    scores, y = probabilities.numpy(), labels.numpy()
+    predicted = scores.argmax(axis=1)
+    assert report.num_samples == len(y)
+    assert report.top1 == pytest.approx(accuracy_score(y, predicted))
+    expected_top_k = top_k_accuracy_score(y, scores, k=top_k, labels=range(NUM_CLASSES))
+    assert report.top_k_accuracy == pytest.approx(expected_top_k)
+    np.testing.assert_array_equal(
+        report.confusion.numpy(), confusion_matrix(y, predicted, labels=range(NUM_CLASSES))
+    )
+    with pytest.warns(UserWarning):  # sklearn: "y_pred contains classes not in y_true"
+        expected_balanced = balanced_accuracy_score(y, predicted)
+    assert report.mean_class_accuracy == pytest.approx(expected_balanced)
+
+    for c in range(NUM_CLASSES):
+        in_class = y == c
+        if c == ABSENT:
+            assert math.isnan(report.per_class_accuracy[c])
+            assert math.isnan(report.average_precision[c])
+            continue
+        assert report.per_class_accuracy[c] == pytest.approx((predicted[in_class] == c).mean())
+        expected_ap = average_precision_score(in_class, scores[:, c])
+        assert report.average_precision[c] == pytest.approx(expected_ap, abs=1e-6)
+
+    present_ap = [average_precision_score(y == c, scores[:, c]) for c in set(y.tolist())]
+    assert report.mean_average_precision == pytest.approx(np.mean(present_ap), abs=1e-6)
+    assert report.expected_calibration_error == pytest.approx(hand_ece(scores, y), abs=1e-6)
+
+
+def test_batching_does_not_change_the_result():
+    probabilities, labels = random_split(5)
+    whole = classification_report(probabilities, labels, top_k=3)
+    in_batches = streamed(probabilities, labels, top_k=3, batch_size=5)
+    assert whole.to_dict(list("abcdefg")) == in_batches.to_dict(list("abcdefg"))
+
+
+def test_report_is_strict_json_with_none_for_the_absent_class():
+    probabilities, labels = random_split(3)
+    report = classification_report(probabilities, labels, top_k=3)
+    data = json.loads(json.dumps(report.to_dict(list("abcdefg")), allow_nan=False))
+    assert data["per_class"]["e"] == {"samples": 0, "accuracy": None, "average_precision": None}
+    assert data["top3"] == pytest.approx(report.top_k_accuracy)
+
+
+def test_top_k_equal_to_class_count_is_always_right():
+    probabilities, labels = random_split(4)
+    assert classification_report(probabilities, labels, top_k=NUM_CLASSES).top_k_accuracy == 1.0
+
+
+@pytest.mark.parametrize("k", [0, NUM_CLASSES + 1])
+def test_top_k_outside_the_class_count_is_a_clear_error(k):
+    with pytest.raises(ScenelabError, match=r"1 <= k <= number of classes \(7\)"):
+        ClassificationMetrics(NUM_CLASSES, top_k=k)
+
+
+def test_scores_for_the_wrong_number_of_classes_are_a_clear_error():
+    metrics = ClassificationMetrics(NUM_CLASSES, top_k=1)
+    with pytest.raises(ScenelabError, match="5 scores per image but the dataset has 7 classes"):
+        metrics.update(torch.rand(2, 5).softmax(1), torch.tensor([0, 1]))
+
+
+def test_empty_split_is_a_clear_error():
+    with pytest.raises(ScenelabError, match="no samples"):
+        ClassificationMetrics(NUM_CLASSES, top_k=1).compute()
