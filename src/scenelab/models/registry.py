@@ -1,0 +1,72 @@
+"""Every model by name: scenelab's own networks and any torchvision classification model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from scenelab.errors import ScenelabError
+from scenelab.models.inception import OurBestNet
+from scenelab.models.simplenet import SimpleNet
+from scenelab.models.torchvision_models import build_torchvision_model, torchvision_model_names
+from scenelab.nn.conv import convert_convs
+
+SCENELAB_MODELS: dict[str, Callable[[int], nn.Module]] = {
+    "simplenet": SimpleNet,
+    "ourbestnet2": partial(OurBestNet, 2),
+    "ourbestnet3": partial(OurBestNet, 3),
+    "ourbestnet4": partial(OurBestNet, 4),
+}
+
+
+def list_models() -> list[str]:
+    """scenelab's models first, then torchvision's classification models."""
+    return [*SCENELAB_MODELS, *torchvision_model_names()]
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    conv: Literal["native", "custom"] = "native",
+    pretrained: str | Path | None = None,
+) -> nn.Module:
+    """A freshly initialised model taking [0, 1] pixels, with native or custom convolutions.
+
+    ``pretrained`` (torchvision models only) is a local torchvision-format state dict;
+    the classifier is replaced for ``num_classes``.
+    """
+    if conv not in ("native", "custom"):
+        raise ScenelabError(f"--conv must be 'native' or 'custom', got {conv!r}")
+    if name in SCENELAB_MODELS:
+        if pretrained is not None:
+            raise ScenelabError(
+                f"--pretrained takes torchvision weights; {name!r} is a scenelab model "
+                "(continue a scenelab run with --resume)"
+            )
+        model = SCENELAB_MODELS[name](num_classes)
+    elif name in torchvision_model_names():
+        model = build_torchvision_model(name, num_classes, pretrained)
+    else:
+        raise ScenelabError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")
+    return convert_convs(model, to=conv) if conv == "custom" else model
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def count_macs(model: nn.Module, image_size: int) -> int:
+    """Multiply-adds of one forward pass on a 3 x size x size image (FLOPs / 2, counting
+    convolutions and matrix products as torch.utils.flop_counter does)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.rand(1, 3, image_size, image_size))
+    model.train(was_training)
+    return counter.get_total_flops() // 2

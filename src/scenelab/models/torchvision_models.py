@@ -1,0 +1,89 @@
+"""Any torchvision classification model by name, behind scenelab's Normalize layer.
+
+Pretrained weights come only from a local file in torchvision's state-dict
+format (``--pretrained PATH``); nothing is downloaded. The classifier (the last
+module with parameters) is always freshly initialised for ``num_classes``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from scenelab.errors import ScenelabError
+from scenelab.nn.normalize import Normalize
+
+# Builders whose auxiliary heads would change what forward() returns while training.
+_BUILDER_OPTIONS = {
+    "googlenet": {"aux_logits": False, "init_weights": True},
+    "inception_v3": {"aux_logits": False, "init_weights": True},
+}
+_DIFF_LINES = 8  # how many keys of each kind a mismatch message names
+
+
+def torchvision_model_names() -> list[str]:
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def build_torchvision_model(
+    name: str, num_classes: int, pretrained: str | Path | None = None
+) -> nn.Sequential:
+    """``Sequential(normalize=Normalize(), net=<torchvision model>)``, optionally initialised
+    from the local state dict ``pretrained`` (all but the classifier must fit exactly)."""
+    options = _BUILDER_OPTIONS.get(name, {})
+    net = torchvision.models.get_model(name, weights=None, num_classes=num_classes, **options)
+    if pretrained is not None:
+        _load_backbone(net, Path(pretrained))
+    return nn.Sequential(OrderedDict(normalize=Normalize(), net=net))
+
+
+def _classifier_prefix(net: nn.Module) -> str:
+    """Name of the last module that owns parameters: resnet's ``fc``, vgg's ``classifier.6``."""
+    last_parameter = next(reversed([name for name, _ in net.named_parameters()]))
+    return last_parameter.rsplit(".", 1)[0] + "."
+
+
+def _load_backbone(net: nn.Module, path: Path) -> None:
+    if not path.is_file():
+        raise ScenelabError(f"--pretrained {path}: no such file")
+    try:
+        weights = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ScenelabError(f"--pretrained {path}: not a readable state dict ({error})") from None
+    if not isinstance(weights, dict) or not all(
+        isinstance(value, torch.Tensor) for value in weights.values()
+    ):
+        raise ScenelabError(
+            f"--pretrained {path}: expected a torchvision state dict (parameter name -> tensor)"
+        )
+    classifier = _classifier_prefix(net)
+    expected = {k: v for k, v in net.state_dict().items() if not k.startswith(classifier)}
+    given = {k: v for k, v in weights.items() if not k.startswith(classifier)}
+    missing = sorted(expected.keys() - given.keys())
+    unexpected = sorted(given.keys() - expected.keys())
+    wrong_shape = sorted(
+        f"{key}: file {tuple(given[key].shape)}, model {tuple(expected[key].shape)}"
+        for key in expected.keys() & given.keys()
+        if given[key].shape != expected[key].shape
+    )
+    if missing or unexpected or wrong_shape:
+        parts = [f"--pretrained {path} does not fit this model (classifier {classifier}* aside):"]
+        for title, keys in (
+            ("missing from the file", missing),
+            ("not in the model", unexpected),
+            ("shape differs", wrong_shape),
+        ):
+            if keys:
+                shown = "\n    ".join(keys[:_DIFF_LINES])
+                more = (
+                    f"\n    ... and {len(keys) - _DIFF_LINES} more"
+                    if len(keys) > _DIFF_LINES
+                    else ""
+                )
+                parts.append(f"  {len(keys)} {title}:\n    {shown}{more}")
+        raise ScenelabError("\n".join(parts))
+    net.load_state_dict(given, strict=False)

@@ -1,0 +1,1 @@
+"""Training: the loop, the learning-rate schedule, checkpoints, logs and DDP."""
