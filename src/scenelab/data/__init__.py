@@ -1,0 +1,25 @@
+"""Datasets, augmentation recipes and loaders; every image is a uint8 (3, H, W) tensor.
+
+`build_dataset(spec, split, transform=None, strict=False)` reads `spec`:
+
+- `"digits"`: scikit-learn's handwritten digits as RGB 32x32 (no files, no network);
+- a MiniPlaces root: `images/` with list files `train.txt`, `val.txt` (`PATH LABEL` per
+  line, paths relative to `images/`) and optional `categories.txt` and `test.txt`;
+- a class-folder root: `train/<class>/...`, `val/<class>/...`, `test/<class>/...`.
+
+Splits are `train`, `val` and `test`. The MiniPlaces `test` split has no labels: its images
+get label -1. Every dataset has `.classes` (names, index = label) and `.skipped_images`:
+how many undecodable images were replaced by another one so far, summed over DataLoader
+worker processes (the training engine reads it at the end of each epoch). With
+`strict=True` (`--strict-data`) an undecodable image raises ScenelabError instead. List
+files, labels and file existence are checked when the dataset is built.
+
+`build_transform(recipe, image_size, train)` gives the `study`, `light` or `none` recipe;
+`build_loader(...)` the DataLoader; `default_image_size(spec)` 32 for digits, else 128.
+"""
+
+from scenelab.data.datasets import build_dataset, default_image_size
+from scenelab.data.loader import build_loader
+from scenelab.data.transforms import RECIPES, build_transform
+
+__all__ = ["RECIPES", "build_dataset", "build_loader", "build_transform", "default_image_size"]

@@ -1,0 +1,68 @@
+"""Image files -> uint8 RGB tensors (3, H, W).
+
+torchvision.io decodes JPEG, PNG, GIF and WebP; grayscale, palette, CMYK and alpha images
+come out as RGB (alpha is dropped, as PIL's ``convert("RGB")`` does), 16-bit PNGs are
+scaled to 8 bits and an animated GIF gives its first frame. Formats torchvision.io cannot
+read (BMP, TIFF, ...) go through PIL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.io import ImageReadMode, decode_image, read_file
+from torchvision.transforms.v2.functional import to_dtype
+
+# What the layouts pick up as images (torchvision's ImageFolder list, plus GIF).
+IMAGE_EXTENSIONS = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".gif",
+    ".webp",
+    ".bmp",
+    ".ppm",
+    ".pgm",
+    ".tif",
+    ".tiff",
+)
+
+
+class UndecodableImage(ValueError):
+    """An image file that is missing, unreadable or not a decodable image."""
+
+
+def _as_rgb_uint8(image: torch.Tensor) -> torch.Tensor:
+    if image.ndim == 4:  # animated GIF: (frames, C, H, W)
+        image = image[0]
+    if image.dtype != torch.uint8:
+        image = to_dtype(image, torch.uint8, scale=True)
+    return image
+
+
+def decode_rgb_pil(path: str | Path) -> torch.Tensor:
+    """Decode with PIL: the fallback for formats torchvision.io lacks, and the benchmark's B."""
+    try:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise UndecodableImage(f"{path}: {error}") from None
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def decode_rgb(path: str | Path) -> torch.Tensor:
+    """Decode an image file into a uint8 RGB tensor (3, H, W); raise UndecodableImage."""
+    try:
+        data = read_file(str(path))
+    except (OSError, RuntimeError) as error:
+        raise UndecodableImage(f"{path}: cannot read ({error})") from None
+    try:
+        return _as_rgb_uint8(decode_image(data, mode=ImageReadMode.RGB))
+    except RuntimeError as torchvision_error:
+        try:
+            return decode_rgb_pil(path)
+        except UndecodableImage:
+            raise UndecodableImage(f"{path}: {torchvision_error}".splitlines()[0]) from None

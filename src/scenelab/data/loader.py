@@ -1,0 +1,39 @@
+"""DataLoader plumbing: uint8 batches, reproducible shuffling and augmentation."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+def build_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    workers: int,
+    seed: int,
+    drop_last: bool = False,
+    sampler: Sampler | None = None,
+) -> DataLoader:
+    """A DataLoader yielding (uint8 images (B, 3, H, W), int64 labels (B,)).
+
+    Shuffling draws from a torch.Generator seeded with `seed`, and so do the worker seeds:
+    each worker seeds torch, `random` and NumPy with a base seed drawn from that generator
+    plus its worker id. The same seed and worker count therefore give the same batches,
+    augmentation included. With `workers=0` the augmentation draws from the global torch
+    RNG, which the caller seeds. A `sampler` (a DistributedSampler, say) replaces the
+    shuffling. Memory is pinned only when CUDA is there to use it; workers persist across
+    epochs.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle if sampler is None else False,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=workers > 0,
+        drop_last=drop_last,
+        generator=generator,
+    )

@@ -1,0 +1,146 @@
+"""The MiniPlaces layout: `images/` plus list files (Zhou et al., Places, PAMI 2017).
+
+    ROOT/images/train/a/abbey/00000001.jpg   ROOT/train.txt  `train/a/abbey/00000001.jpg 0`
+    ROOT/images/val/00000001.jpg             ROOT/val.txt    `val/00000001.jpg 17`
+    ROOT/images/test/00000001.jpg            ROOT/test.txt   `test/00000001.jpg` (optional)
+                                             ROOT/categories.txt `/a/abbey 0` (optional)
+
+List paths are relative to `images/`. The test split has no labels: its images get label
+-1, listed by `test.txt` when present, else every image under `images/test/` in name order
+(the official release ships no `test.txt`). Class names come from `categories.txt`; without
+it, from the folder names of the training images (or the label number when they disagree).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from scenelab.data.decode import IMAGE_EXTENSIONS
+from scenelab.data.listfile import UNLABELLED, Entry, parse_categories, parse_list, read_text
+from scenelab.data.samples import Problem, Samples
+
+LABELLED_SPLITS = ("train", "val")
+
+
+def is_miniplaces_root(root: Path) -> bool:
+    return (root / "images").is_dir() and any(
+        (root / f"{s}.txt").is_file() for s in LABELLED_SPLITS
+    )
+
+
+def _existing_files(images: Path, paths: list[str]) -> set[str]:
+    """The listed paths that exist, found by walking the folders they live in.
+
+    One directory walk costs far less than a stat per file on 100,000 lines; paths the
+    walk misses (symlinked folders, odd spellings) get an individual check.
+    """
+    found: set[str] = set()
+    for top in {path.split("/", 1)[0] for path in paths if "/" in path}:
+        for folder, _, names in os.walk(images / top):
+            prefix = Path(folder).relative_to(images).as_posix() + "/"
+            found.update(prefix + name for name in names)
+    found.intersection_update(paths)
+    found.update(path for path in set(paths) - found if (images / path).is_file())
+    return found
+
+
+def _class_names(root: Path, named: list[Entry]) -> tuple[list[str], list[Problem]]:
+    """Names from categories.txt, else from the folders of the `named` entries' images."""
+    categories = root / "categories.txt"
+    if categories.is_file():
+        return parse_categories(read_text(categories), categories)
+    folders: dict[int, set[str]] = {}
+    for entry in named:
+        folders.setdefault(entry.label, set()).add(PurePosixPath(entry.path).parent.name)
+    labels = range(max(folders, default=-1) + 1)
+    names = [next(iter(folders[k])) if len(folders.get(k, ())) == 1 else str(k) for k in labels]
+    if len(set(names)) < len(names):  # folders do not tell the classes apart (val/, say)
+        names = [str(label) for label in labels]
+    return names, []
+
+
+def _read_labelled(root: Path, split: str) -> tuple[list[Entry], list[Problem]]:
+    list_file = root / f"{split}.txt"
+    if not list_file.is_file():
+        return [], [Problem(list_file, None, f"missing: the {split} split needs it")]
+    return parse_list(read_text(list_file), list_file, labelled=True)
+
+
+def _read_test(root: Path) -> tuple[list[Entry], list[Problem], Path]:
+    list_file = root / "test.txt"
+    if list_file.is_file():
+        entries, problems = parse_list(read_text(list_file), list_file, labelled=False)
+        return entries, problems, list_file
+    folder = root / "images" / "test"
+    if not folder.is_dir():
+        return [], [Problem(list_file, None, "missing, and so is images/test/")], list_file
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+    return [Entry(f"test/{name}", UNLABELLED, None) for name in names], [], folder
+
+
+def _class_mismatch(root: Path, train: list[Entry], val: list[Entry]) -> list[Problem]:
+    train_labels, val_labels = {e.label for e in train}, {e.label for e in val}
+    problems = []
+    if val_labels - train_labels:
+        missing = sorted(val_labels - train_labels)[:10]
+        problems.append(
+            Problem(root / "val.txt", None, f"labels {missing} have no training images")
+        )
+    if train_labels - val_labels:
+        missing = sorted(train_labels - val_labels)[:10]
+        problems.append(
+            Problem(root / "val.txt", None, f"labels {missing} of train.txt are absent")
+        )
+    return problems
+
+
+def _out_of_range(entries: list[Entry], num_classes: int, source: Path) -> list[Problem]:
+    return [
+        Problem(source, e.line, f"label {e.label} is out of range for {num_classes} classes")
+        for e in entries
+        if e.label >= num_classes
+    ]
+
+
+def read_miniplaces(root: Path, split: str) -> tuple[Samples, list[Problem]]:
+    """The samples of `split` (train/val/test) and every problem found without decoding.
+
+    Checked: list-file syntax, labels in range, duplicated paths, missing images, an empty
+    split, categories.txt, and train.txt and val.txt having different sets of labels.
+    """
+    has_train, has_val = (root / "train.txt").is_file(), (root / "val.txt").is_file()
+    train, problems = _read_labelled(root, "train")
+    source = root / f"{split}.txt"
+    if split == "val":
+        entries, problems = _read_labelled(root, "val")
+    elif split == "test":
+        entries, problems, source = _read_test(root)
+    else:
+        entries = train
+    classes, class_problems = _class_names(root, train if has_train else entries)
+    problems = class_problems + problems
+    if split != "test" and not class_problems:
+        problems += _out_of_range(entries, len(classes), source)
+    if split != "test" and has_train and has_val:
+        val = entries if split == "val" else _read_labelled(root, "val")[0]
+        problems += _class_mismatch(root, train, val)
+
+    images = root / "images"
+    paths = [entry.path for entry in entries]
+    existing = _existing_files(images, paths)
+    problems += [
+        Problem(source, entry.line, f"image not found: {images / entry.path}")
+        for entry in entries
+        if entry.path not in existing
+    ]
+    if not entries and source.exists():
+        problems.append(Problem(source, None, f"the {split} split has no images"))
+    samples = Samples(
+        paths=[images / path for path in paths],
+        labels=[entry.label for entry in entries],
+        classes=classes,
+        source=source,
+        lines=[entry.line for entry in entries],
+    )
+    return samples, problems
