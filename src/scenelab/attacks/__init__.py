@@ -1,0 +1,16 @@
+"""Adversarial attacks in pixel space (PGD, FGSM) and accuracy under attack."""
+
+from scenelab.attacks.epsilon import parse_epsilon, parse_epsilons
+from scenelab.attacks.pgd import AttackResult, fgsm, least_likely_classes, pgd
+from scenelab.attacks.robust import RobustAccuracy, robust_accuracy
+
+__all__ = [
+    "AttackResult",
+    "RobustAccuracy",
+    "fgsm",
+    "least_likely_classes",
+    "parse_epsilon",
+    "parse_epsilons",
+    "pgd",
+    "robust_accuracy",
+]
