@@ -24,10 +24,10 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torchmetrics import Metric
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassAveragePrecision,
-    MulticlassCalibrationError,
     MulticlassConfusionMatrix,
 )
 
@@ -35,6 +35,27 @@ from scenelab.errors import ScenelabError
 
 # Guo et al. 2017, "On Calibration of Modern Neural Networks": 15 equal-width bins.
 CALIBRATION_BINS = 15
+
+
+@dataclass
+class Calibration:
+    """Reliability diagram: per equal-width confidence bin, the number of samples, their mean
+    top-1 confidence and their top-1 accuracy (NaN for an empty bin)."""
+
+    count: list[int]
+    confidence: list[float]
+    accuracy: list[float]
+
+    @property
+    def expected_error(self) -> float:
+        """ECE = sum over bins of |B|/n * |accuracy(B) - confidence(B)| (Guo et al. 2017)."""
+        total = sum(self.count)
+        gaps = (
+            n * abs(acc - conf)
+            for n, acc, conf in zip(self.count, self.accuracy, self.confidence, strict=True)
+            if n
+        )
+        return sum(gaps) / total if total else math.nan
 
 
 @dataclass
@@ -51,6 +72,7 @@ class ClassificationReport:
     mean_average_precision: float
     confusion: torch.Tensor  # (C, C) int64, rows are true classes, columns predictions
     expected_calibration_error: float
+    calibration: Calibration
 
     def to_dict(self, classes: list[str]) -> dict:
         """A JSON-ready dict keyed by class name; NaN becomes None (JSON has no NaN)."""
@@ -62,6 +84,12 @@ class ClassificationReport:
             "mean_class_accuracy": _finite_or_none(self.mean_class_accuracy),
             "mAP": _finite_or_none(self.mean_average_precision),
             "ece": _finite_or_none(self.expected_calibration_error),
+            "calibration": {
+                "bins": len(self.calibration.count),
+                "count": self.calibration.count,
+                "confidence": [_finite_or_none(v) for v in self.calibration.confidence],
+                "accuracy": [_finite_or_none(v) for v in self.calibration.accuracy],
+            },
             "per_class": {
                 name: {
                     "samples": int(self.confusion[i].sum()),
@@ -83,9 +111,7 @@ class ClassificationMetrics:
         self._confusion = MulticlassConfusionMatrix(num_classes).to(device)
         self._top_k = MulticlassAccuracy(num_classes, top_k=top_k, average="micro").to(device)
         self._average_precision = MulticlassAveragePrecision(num_classes, average=None).to(device)
-        self._calibration = MulticlassCalibrationError(
-            num_classes, n_bins=CALIBRATION_BINS, norm="l1"
-        ).to(device)
+        self._calibration = ReliabilityBins(CALIBRATION_BINS).to(device)
 
     def _metrics(self):
         return (self._confusion, self._top_k, self._average_precision, self._calibration)
@@ -108,6 +134,7 @@ class ClassificationMetrics:
         num_samples = int(confusion.sum())
         recall = per_class_accuracy(confusion)
         precision = self._average_precision.compute().float().cpu()
+        calibration = self._calibration.compute()
         return ClassificationReport(
             num_samples=num_samples,
             top1=float(confusion.diagonal().sum()) / num_samples,
@@ -118,12 +145,44 @@ class ClassificationMetrics:
             average_precision=precision.tolist(),
             mean_average_precision=nanmean(precision),
             confusion=confusion,
-            expected_calibration_error=float(self._calibration.compute()),
+            expected_calibration_error=calibration.expected_error,
+            calibration=calibration,
         )
 
     def reset(self) -> None:
         for metric in self._metrics():
             metric.reset()
+
+
+class ReliabilityBins(Metric):
+    """Count, summed confidence and summed correctness of the top-1 prediction per confidence
+    bin [b/bins, (b+1)/bins) (a confidence of exactly 1 goes to the last bin). Sums only, so
+    the state is small and DDP reduces it exactly."""
+
+    full_state_update = False
+
+    def __init__(self, bins: int) -> None:
+        super().__init__()
+        self.bins = bins
+        for name in ("count", "confidence", "correct"):
+            self.add_state(name, torch.zeros(bins, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, probabilities: torch.Tensor, labels: torch.Tensor) -> None:
+        confidence, predicted = probabilities.max(dim=1)
+        which_bin = (confidence * self.bins).long().clamp_(0, self.bins - 1)
+        self.count += torch.bincount(which_bin, minlength=self.bins)
+        self.confidence.index_add_(0, which_bin, confidence.double())
+        self.correct.index_add_(0, which_bin, (predicted == labels).double())
+
+    def compute(self) -> Calibration:
+        count = self.count.cpu()
+        nonempty = count.clamp(min=1)
+        empty = count == 0
+        return Calibration(
+            count=count.long().tolist(),
+            confidence=(self.confidence.cpu() / nonempty).masked_fill(empty, math.nan).tolist(),
+            accuracy=(self.correct.cpu() / nonempty).masked_fill(empty, math.nan).tolist(),
+        )
 
 
 def classification_report(

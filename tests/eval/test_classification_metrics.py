@@ -15,6 +15,7 @@ from sklearn.metrics import (
     confusion_matrix,
     top_k_accuracy_score,
 )
+from torchmetrics.classification import MulticlassCalibrationError
 
 from scenelab.errors import ScenelabError
 from scenelab.metrics import ClassificationMetrics, classification_report
@@ -85,6 +86,9 @@ def test_every_metric_equals_sklearn(seed, top_k):
     present_ap = [average_precision_score(y == c, scores[:, c]) for c in set(y.tolist())]
     assert report.mean_average_precision == pytest.approx(np.mean(present_ap), abs=1e-6)
     assert report.expected_calibration_error == pytest.approx(hand_ece(scores, y), abs=1e-6)
+    assert sum(report.calibration.count) == len(y)
+    torchmetrics_ece = MulticlassCalibrationError(NUM_CLASSES, n_bins=15)(probabilities, labels)
+    assert report.expected_calibration_error == pytest.approx(float(torchmetrics_ece), abs=1e-6)
 
 
 def test_batching_does_not_change_the_result():
@@ -122,3 +126,40 @@ def test_scores_for_the_wrong_number_of_classes_are_a_clear_error():
 def test_empty_split_is_a_clear_error():
     with pytest.raises(ScenelabError, match="no samples"):
         ClassificationMetrics(NUM_CLASSES, top_k=1).compute()
+
+
+def _ddp_rank(rank: int, world_size: int, init_file: str, results) -> None:
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+    )
+    probabilities, labels = random_split(6)
+    metrics = ClassificationMetrics(NUM_CLASSES, top_k=3)
+    metrics.update(probabilities[rank::world_size], labels[rank::world_size])
+    results[rank] = metrics.compute().to_dict(list("abcdefg"))
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow  # two fresh Python processes importing torch: ~20 s on 2 cores
+def test_two_ddp_ranks_reduce_to_the_single_process_result(tmp_path):
+    world_size = 2
+    with torch.multiprocessing.Manager() as manager:
+        results = manager.dict()
+        torch.multiprocessing.spawn(
+            _ddp_rank, args=(world_size, str(tmp_path / "init"), results), nprocs=world_size
+        )
+        per_rank = [results[rank] for rank in range(world_size)]
+    probabilities, labels = random_split(6)
+    single = classification_report(probabilities, labels, top_k=3).to_dict(list("abcdefg"))
+    for result in per_rank:
+        assert _close(result, single)
+
+
+def _close(a, b) -> bool:
+    """Nested dicts/lists equal up to float rounding (the sums are reduced in another order)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return a == pytest.approx(b, abs=1e-6)
+    return a == b
