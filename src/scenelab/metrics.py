@@ -75,28 +75,29 @@ class ClassificationReport:
     calibration: Calibration
 
     def to_dict(self, classes: list[str]) -> dict:
-        """A JSON-ready dict keyed by class name; NaN becomes None (JSON has no NaN)."""
+        """JSON-ready, keyed by class name. Accuracies, AP and ECE are percentages, as in
+        metrics.csv; NaN becomes None (JSON has no NaN)."""
+        calibration = self.calibration
         return {
             "num_samples": self.num_samples,
-            "top1": _finite_or_none(self.top1),
+            "top1": _percent(self.top1),
             "top_k": self.top_k,
-            f"top{self.top_k}": _finite_or_none(self.top_k_accuracy),
-            "mean_class_accuracy": _finite_or_none(self.mean_class_accuracy),
-            "mAP": _finite_or_none(self.mean_average_precision),
-            "ece": _finite_or_none(self.expected_calibration_error),
-            "calibration": {
-                "bins": len(self.calibration.count),
-                "count": self.calibration.count,
-                "confidence": [_finite_or_none(v) for v in self.calibration.confidence],
-                "accuracy": [_finite_or_none(v) for v in self.calibration.accuracy],
-            },
+            f"top{self.top_k}": _percent(self.top_k_accuracy),
+            "mean_class_accuracy": _percent(self.mean_class_accuracy),
+            "mAP": _percent(self.mean_average_precision),
+            "ece": _percent(self.expected_calibration_error),
             "per_class": {
                 name: {
                     "samples": int(self.confusion[i].sum()),
-                    "accuracy": _finite_or_none(self.per_class_accuracy[i]),
-                    "average_precision": _finite_or_none(self.average_precision[i]),
+                    "accuracy": _percent(self.per_class_accuracy[i]),
+                    "average_precision": _percent(self.average_precision[i]),
                 }
                 for i, name in enumerate(classes)
+            },
+            "calibration": {
+                "count": calibration.count,
+                "confidence": [_percent(value) for value in calibration.confidence],
+                "accuracy": [_percent(value) for value in calibration.accuracy],
             },
         }
 
@@ -214,5 +215,5 @@ def nanmean(values: torch.Tensor) -> float:
     return float(defined.mean()) if defined.numel() else math.nan
 
 
-def _finite_or_none(value: float) -> float | None:
-    return None if math.isnan(value) else value
+def _percent(fraction: float) -> float | None:
+    return None if math.isnan(fraction) else 100.0 * fraction

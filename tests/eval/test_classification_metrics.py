@@ -103,7 +103,7 @@ def test_report_is_strict_json_with_none_for_the_absent_class():
     report = classification_report(probabilities, labels, top_k=3)
     data = json.loads(json.dumps(report.to_dict(list("abcdefg")), allow_nan=False))
     assert data["per_class"]["e"] == {"samples": 0, "accuracy": None, "average_precision": None}
-    assert data["top3"] == pytest.approx(report.top_k_accuracy)
+    assert data["top3"] == pytest.approx(100 * report.top_k_accuracy)
 
 
 def test_top_k_equal_to_class_count_is_always_right():

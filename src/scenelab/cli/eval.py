@@ -1,0 +1,37 @@
+"""``scenelab eval``: flags only; the work is scenelab.evaluate.eval_command."""
+
+from __future__ import annotations
+
+import argparse
+
+from scenelab.evaluate import TTA_MODES, eval_command
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="top-1/top-5, per-class accuracy, mAP, confusion matrix and calibration of a model",
+        description=(
+            "Evaluate a checkpoint (or a run folder: its best.pt, else last.pt) on a dataset "
+            "split: top-1 and top-5 (k clipped to the class count), accuracy per class and its "
+            "mean, one-vs-rest average precision per class and mAP from the softmax scores, "
+            "the confusion matrix and the expected calibration error (15 bins). A class with "
+            "no image in the split has no accuracy or AP (n/a) and is left out of both means. "
+            "Writes eval.json, confusion.csv, confusion.png and calibration.png to the run "
+            "folder (or beside the checkpoint) and prints the table."
+        ),
+    )
+    parser.set_defaults(func=eval_command)
+    parser.add_argument("run", metavar="RUN|CHECKPOINT", help="run folder or checkpoint file")
+    parser.add_argument(
+        "--data", default="digits", help="'digits' (built in, the default) or a dataset folder"
+    )
+    parser.add_argument("--split", default="val", choices=("train", "val", "test"))
+    parser.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        help="test-time augmentation: flip averages the softmax of each image and its mirror",
+    )
+    parser.add_argument("--batch-size", type=int, default=256, metavar="N")
+    parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N")

@@ -1,0 +1,35 @@
+"""``scenelab predict``: flags only; the work is scenelab.predict.predict_command."""
+
+from __future__ import annotations
+
+import argparse
+
+from scenelab.predict import predict_command
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="the top-5 classes and their probabilities for each image (CSV)",
+        description=(
+            "Predict with a checkpoint (or a run folder: its best.pt, else last.pt): the top-k "
+            "classes by name with their softmax probabilities, for image files (--images) or "
+            "for a dataset split (--data, default split test). Prints the first rows and "
+            "writes them all to a CSV."
+        ),
+    )
+    parser.set_defaults(func=predict_command)
+    parser.add_argument("run", metavar="RUN|CHECKPOINT", help="run folder or checkpoint file")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--images", nargs="+", metavar="PATH", help="image files, or folders of image files"
+    )
+    source.add_argument("--data", help="'digits' or a dataset folder")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument(
+        "--top-k", type=int, metavar="K", help="classes per image (default 5, or the class count)"
+    )
+    parser.add_argument("--out", metavar="CSV", help="output file (default RUN/predictions.csv)")
+    parser.add_argument("--batch-size", type=int, default=256, metavar="N")
+    parser.add_argument("--workers", type=int, default=0, help="data-loading processes")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N")

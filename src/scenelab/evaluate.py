@@ -1,0 +1,175 @@
+"""Evaluate a trained model on a dataset split: `scenelab eval`.
+
+Top-1 and top-k (k = 5, clipped to the class count), per-class accuracy and its mean,
+per-class average precision and mAP, the confusion matrix and the calibration error,
+from `scenelab.metrics`. Test-time augmentation `flip` averages the softmax of each image
+and of its mirror image, as the study did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from scenelab import plots
+from scenelab.data import build_dataset, build_loader, build_transform
+from scenelab.errors import ScenelabError
+from scenelab.metrics import CALIBRATION_BINS, ClassificationMetrics, ClassificationReport
+from scenelab.train.checkpoint import CHECKPOINT_DIR, load_model, resolve_checkpoint
+from scenelab.train.engine import pick_device
+
+DEFAULT_TOP_K = 5
+TTA_MODES = ("flip",)
+
+
+@torch.no_grad()
+def predict_probabilities(
+    model: nn.Module, images: torch.Tensor, tta: str | None = None
+) -> torch.Tensor:
+    """Softmax scores (B, C) for a uint8 batch (B, 3, H, W) already on the model's device."""
+    pixels = images.float().div_(255)
+    probabilities = model(pixels).softmax(dim=1)
+    if tta == "flip":
+        probabilities = (probabilities + model(pixels.flip(-1)).softmax(dim=1)) / 2
+    elif tta is not None:
+        raise ScenelabError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+    return probabilities
+
+
+def evaluate(
+    model: nn.Module,
+    loader: DataLoader,
+    num_classes: int,
+    top_k: int = DEFAULT_TOP_K,
+    tta: str | None = None,
+    device: torch.device | str = "cpu",
+) -> ClassificationReport:
+    """Every metric of `scenelab.metrics` for `model` (in eval mode) over `loader`."""
+    was_training = model.training
+    model.eval()
+    metrics = ClassificationMetrics(num_classes, top_k=top_k, device=device)
+    for images, labels in loader:
+        images = images.to(device, non_blocking=True)
+        metrics.update(predict_probabilities(model, images, tta), labels.to(device))
+    model.train(was_training)
+    return metrics.compute()
+
+
+def run_folder_of(checkpoint_or_run: str | Path) -> Path:
+    """Where results about a checkpoint go: the run folder it belongs to, else its folder."""
+    path = Path(checkpoint_or_run)
+    if path.is_dir():
+        return path
+    return path.parent.parent if path.parent.name == CHECKPOINT_DIR else path.parent
+
+
+def check_classes(state: dict[str, Any], classes: list[str], checkpoint: Path) -> None:
+    """Refuse a dataset whose classes are not the ones the checkpoint was trained on."""
+    trained_on = list(state.get("classes", []))
+    if trained_on != list(classes):
+        raise ScenelabError(f"{checkpoint}: {describe_class_mismatch(trained_on, classes)}")
+
+
+def eval_transform_for(state: dict[str, Any]):
+    """The evaluation transform (resize, centre crop) at the checkpoint's image size."""
+    return build_transform("none", int(state["config"]["image_size"]), train=False)
+
+
+def describe_class_mismatch(trained_on: list[str], dataset: list[str]) -> str:
+    if len(trained_on) != len(dataset):
+        return (
+            f"the checkpoint was trained on {len(trained_on)} classes "
+            f"but the dataset has {len(dataset)}"
+        )
+    index = next(i for i, (a, b) in enumerate(zip(trained_on, dataset, strict=True)) if a != b)
+    return (
+        f"the checkpoint's classes differ from the dataset's: class {index} is "
+        f"{trained_on[index]!r} in the checkpoint and {dataset[index]!r} in the dataset"
+    )
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    device = pick_device(args.device)
+    checkpoint = resolve_checkpoint(args.run)
+    model, state = load_model(checkpoint, device=device)
+    dataset = build_dataset(args.data, args.split, transform=eval_transform_for(state))
+    check_classes(state, dataset.classes, checkpoint)
+    if -1 in dataset.labels:
+        raise ScenelabError(
+            f"--split {args.split} of {args.data} has no labels; `scenelab predict` takes it"
+        )
+    loader = build_loader(dataset, args.batch_size, shuffle=False, workers=args.workers, seed=0)
+    top_k = min(DEFAULT_TOP_K, len(dataset.classes))
+    report = evaluate(model, loader, len(dataset.classes), top_k, args.tta, device)
+
+    out = run_folder_of(args.run)
+    title = f"{state['config']['model']} on {args.data} {args.split}" + (
+        " (flip TTA)" if args.tta else ""
+    )
+    result = {
+        "checkpoint": str(checkpoint),
+        "epoch": state.get("epoch"),
+        "data": str(args.data),
+        "split": args.split,
+        "tta": args.tta or "none",
+        **report.to_dict(dataset.classes),
+    }
+    (out / "eval.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+    write_confusion_csv(out / "confusion.csv", report.confusion, dataset.classes)
+    plots.plot_confusion_matrix(report.confusion, dataset.classes, out / "confusion.png", title)
+    plots.plot_reliability_diagram(report.calibration, out / "calibration.png", title)
+    print(f"{title}: checkpoint {checkpoint} (epoch {state.get('epoch')})")
+    print(format_report(report, dataset.classes))
+    print(f"wrote {out / 'eval.json'}, confusion.csv, confusion.png, calibration.png")
+    return 0
+
+
+def write_confusion_csv(path: Path, confusion: torch.Tensor, classes: list[str]) -> None:
+    """Rows are true classes, columns predicted classes, cells image counts."""
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["true \\ predicted", *classes])
+        for name, row in zip(classes, confusion.tolist(), strict=True):
+            writer.writerow([name, *row])
+
+
+def format_report(report: ClassificationReport, classes: list[str]) -> str:
+    """The summary, then one row per class, as a plain-text table (percentages)."""
+    with_samples = sum(1 for value in report.per_class_accuracy if not math.isnan(value))
+    absent = len(classes) - with_samples
+    note = (
+        f" (mean over the {with_samples} classes with samples; {absent} without any: "
+        "their accuracy and AP are undefined, shown n/a)"
+        if absent
+        else ""
+    )
+    lines = [
+        f"images                 {report.num_samples}",
+        f"top-1                  {_pct(report.top1)}",
+        f"top-{report.top_k:<19d}{_pct(report.top_k_accuracy)}",
+        f"mean class accuracy    {_pct(report.mean_class_accuracy)}{note}",
+        f"mAP (one-vs-rest)      {_pct(report.mean_average_precision)}",
+        f"ECE ({CALIBRATION_BINS} bins)          {_pct(report.expected_calibration_error)}",
+        "",
+    ]
+    width = max(len("class"), *(len(name) for name in classes))
+    lines.append(f"{'class':<{width}}  {'images':>6}  {'accuracy':>9}  {'AP':>9}")
+    for index, name in enumerate(classes):
+        lines.append(
+            f"{name:<{width}}  {int(report.confusion[index].sum()):>6}  "
+            f"{_pct(report.per_class_accuracy[index]):>9}  "
+            f"{_pct(report.average_precision[index]):>9}"
+        )
+    return "\n".join(lines)
+
+
+def _pct(fraction: float) -> str:
+    return "n/a" if math.isnan(fraction) else f"{100 * fraction:.2f}%"

@@ -1,0 +1,118 @@
+"""The top classes and their probabilities for each image: `scenelab predict`."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from scenelab.data import build_dataset, build_loader
+from scenelab.data.decode import IMAGE_EXTENSIONS, UndecodableImage, decode_rgb
+from scenelab.errors import ScenelabError
+from scenelab.evaluate import (
+    DEFAULT_TOP_K,
+    check_classes,
+    eval_transform_for,
+    predict_probabilities,
+    run_folder_of,
+)
+from scenelab.metrics import check_top_k
+from scenelab.train.checkpoint import load_model, resolve_checkpoint
+from scenelab.train.engine import pick_device
+
+PRINTED_ROWS = 20  # the CSV has every image; the terminal gets the first ones
+
+
+class ImageFiles(Dataset):
+    """Image files given by path, decoded and transformed; label -1 (unknown)."""
+
+    def __init__(self, paths: list[Path], transform: Callable[[torch.Tensor], torch.Tensor]):
+        self.paths = [str(path) for path in paths]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        try:
+            image = decode_rgb(self.paths[index])
+        except UndecodableImage as error:
+            raise ScenelabError(f"--images: cannot decode {error}") from None
+        return self.transform(image), -1
+
+
+def expand_image_paths(paths: list[str]) -> list[Path]:
+    """Files as given; a folder stands for the image files directly inside it, sorted."""
+    found: list[Path] = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found += sorted(p for p in given.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        elif given.is_file():
+            found.append(given)
+        else:
+            raise ScenelabError(f"--images: {given}: no such file or folder")
+    if not found:
+        raise ScenelabError(f"--images: no image files in {', '.join(paths)}")
+    return found
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    device = pick_device(args.device)
+    checkpoint = resolve_checkpoint(args.run)
+    model, state = load_model(checkpoint, device=device)
+    classes = list(state["classes"])
+    top_k = check_top_k(
+        min(DEFAULT_TOP_K, len(classes)) if args.top_k is None else args.top_k, len(classes)
+    )
+    transform = eval_transform_for(state)
+    if args.images:
+        dataset = ImageFiles(expand_image_paths(args.images), transform)
+    else:
+        dataset = build_dataset(args.data, args.split, transform=transform)
+        check_classes(state, dataset.classes, checkpoint)
+    names = getattr(dataset, "paths", None) or [f"{args.split}/{i}" for i in range(len(dataset))]
+    loader = build_loader(dataset, args.batch_size, shuffle=False, workers=args.workers, seed=0)
+
+    header = ["image", "true_class"]
+    for rank in range(1, top_k + 1):
+        header += [f"class_{rank}", f"probability_{rank}"]
+    rows, position = [], 0
+    for images, labels in loader:
+        probabilities, indices = predict_probabilities(model, images.to(device)).topk(top_k)
+        for label, top_p, top_i in zip(
+            labels.tolist(), probabilities.tolist(), indices.tolist(), strict=True
+        ):
+            row = [names[position], classes[label] if label >= 0 else ""]
+            for index, probability in zip(top_i, top_p, strict=True):
+                row += [classes[index], f"{probability:.4f}"]
+            rows.append(row)
+            position += 1
+
+    out = Path(args.out) if args.out else run_folder_of(args.run) / "predictions.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    print(format_predictions(rows[:PRINTED_ROWS], top_k))
+    if len(rows) > PRINTED_ROWS:
+        print(f"... {len(rows) - PRINTED_ROWS} more")
+    print(f"wrote the top-{top_k} classes of {len(rows)} images to {out}")
+    return 0
+
+
+def format_predictions(rows: list[list[str]], top_k: int) -> str:
+    """One line per image: its name, then `class probability%` for each of the top k."""
+    lines = []
+    for row in rows:
+        image, true_class, ranked = row[0], row[1], row[2:]
+        guesses = ", ".join(
+            f"{ranked[2 * i]} {100 * float(ranked[2 * i + 1]):.1f}%" for i in range(top_k)
+        )
+        truth = f" (true: {true_class})" if true_class else ""
+        lines.append(f"{Path(image).name}{truth}: {guesses}")
+    return "\n".join(lines)
