@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -25,6 +26,26 @@ Transform = Callable[[torch.Tensor], torch.Tensor]
 DIGITS = "digits"
 DEFAULT_IMAGE_SIZE = 128  # MiniPlaces' own size
 MAX_CONSECUTIVE_FAILURES = 32  # undecodable images in a row before giving up on the dataset
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run per-image work on one intra-op thread, then give the caller its threads back.
+
+    In DataLoader workers torch already uses one thread. With `workers=0` the work runs in
+    the training process, whose threads are sized for the model: on small per-image
+    tensors they only add synchronisation, and on a busy 2-core machine we measured the
+    study recipe 10-35x slower with 2 threads than with 1 (benchmarks/data.py, docs).
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class ImageFileDataset(Dataset):
@@ -63,13 +84,14 @@ class ImageFileDataset(Dataset):
             return None
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        for offset in range(min(MAX_CONSECUTIVE_FAILURES, len(self))):
-            substitute = (index + offset) % len(self)
-            image = self._decode(substitute)
-            if image is not None:
-                if self.transform is not None:
-                    image = self.transform(image)
-                return image, self.labels[substitute]
+        with single_threaded():
+            for offset in range(min(MAX_CONSECUTIVE_FAILURES, len(self))):
+                substitute = (index + offset) % len(self)
+                image = self._decode(substitute)
+                if image is not None:
+                    if self.transform is not None:
+                        image = self.transform(image)
+                    return image, self.labels[substitute]
         raise ScenelabError(
             f"{MAX_CONSECUTIVE_FAILURES} images in a row from {self.paths[index]} do not decode;"
             " `scenelab data verify` lists the broken files"
@@ -99,7 +121,8 @@ class TensorImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         image = self.images[index]
         if self.transform is not None:
-            image = self.transform(image)
+            with single_threaded():
+                image = self.transform(image)
         return image, self.labels[index]
 
 

@@ -8,6 +8,8 @@ read (BMP, TIFF, ...) go through PIL.
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,22 +49,26 @@ def decode_rgb_pil(path: str | Path) -> torch.Tensor:
     """Decode with PIL: the fallback for formats torchvision.io lacks, and the benchmark's B."""
     try:
         with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"))
+            array = np.array(image.convert("RGB"))
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise UndecodableImage(f"{path}: {error}") from None
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
 
 def decode_rgb(path: str | Path) -> torch.Tensor:
     """Decode an image file into a uint8 RGB tensor (3, H, W); raise UndecodableImage."""
     try:
-        data = read_file(str(path))
-    except (OSError, RuntimeError) as error:
-        raise UndecodableImage(f"{path}: cannot read ({error})") from None
-    try:
-        return _as_rgb_uint8(decode_image(data, mode=ImageReadMode.RGB))
-    except RuntimeError as torchvision_error:
+        with warnings.catch_warnings():
+            # torchvision 0.29 deprecates its decoders for TorchCodec's; they still work.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            data = read_file(str(path))
+            return _as_rgb_uint8(decode_image(data, mode=ImageReadMode.RGB))
+    except (OSError, RuntimeError) as torchvision_error:
+        if not os.path.isfile(path):
+            raise UndecodableImage(f"{path}: cannot read ({torchvision_error})") from None
         try:
             return decode_rgb_pil(path)
         except UndecodableImage:
-            raise UndecodableImage(f"{path}: {torchvision_error}".splitlines()[0]) from None
+            # "decode_jpeg, /path/to/decode_jpeg.cpp:171, Image is incomplete or truncated"
+            reason = str(torchvision_error).splitlines()[0].split(".cpp:")[-1].split(", ", 1)[-1]
+            raise UndecodableImage(f"{path}: {reason}") from None

@@ -1,0 +1,199 @@
+"""Downloads against a local HTTP server (127.0.0.1, ephemeral port): resume, checksums,
+safe extraction, and `scenelab data download` end to end. Never touches the internet."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import make_miniplaces
+
+from scenelab.cli import main
+from scenelab.data import build_dataset
+from scenelab.data.download import check_checksum, fetch, safe_extract
+from scenelab.errors import ScenelabError
+
+
+class RangeHandler(BaseHTTPRequestHandler):
+    """Serves `server.files`; honours `Range: bytes=N-` unless `server.ignore_range`;
+    sends only `server.cut_after` bytes of a body when that is set."""
+
+    def do_GET(self):
+        server = self.server
+        server.range_headers.append(self.headers.get("Range"))
+        data = server.files.get(self.path.lstrip("/"))
+        if data is None:
+            self.send_error(404)
+            return
+        start = 0
+        if self.headers.get("Range") and not server.ignore_range:
+            start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-"))
+            if start >= len(data):
+                self.send_error(416)
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body if server.cut_after is None else body[: server.cut_after])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
+    httpd.files, httpd.range_headers, httpd.ignore_range, httpd.cut_after = {}, [], False, None
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+PAYLOAD = bytes(range(256)) * 1000
+
+
+def test_fetch_downloads_whole_file(server, tmp_path):
+    server.files["blob"] = PAYLOAD
+    assert fetch(f"{server.url}/blob", tmp_path / "blob", progress=False).read_bytes() == PAYLOAD
+    assert server.range_headers == [None]
+    assert not (tmp_path / "blob.part").exists()
+
+
+def test_fetch_resumes_a_partial_download_with_a_range_request(server, tmp_path):
+    server.files["blob"] = PAYLOAD
+    (tmp_path / "blob.part").write_bytes(PAYLOAD[:100_000])
+    fetch(f"{server.url}/blob", tmp_path / "blob", progress=False)
+    assert server.range_headers == ["bytes=100000-"]
+    assert (tmp_path / "blob").read_bytes() == PAYLOAD
+
+
+def test_fetch_restarts_when_the_server_ignores_the_range(server, tmp_path):
+    server.files["blob"], server.ignore_range = PAYLOAD, True
+    (tmp_path / "blob.part").write_bytes(b"stale bytes")
+    fetch(f"{server.url}/blob", tmp_path / "blob", progress=False)
+    assert (tmp_path / "blob").read_bytes() == PAYLOAD
+
+
+def test_a_broken_transfer_is_resumed_by_the_next_call(server, tmp_path):
+    server.files["blob"], server.cut_after = PAYLOAD, 70_000
+    with pytest.raises(ScenelabError, match=f"stopped at 70000 of {len(PAYLOAD)} bytes"):
+        fetch(f"{server.url}/blob", tmp_path / "blob", progress=False)
+    assert (tmp_path / "blob.part").stat().st_size == 70_000
+    server.cut_after = None
+    fetch(f"{server.url}/blob", tmp_path / "blob", progress=False)
+    assert server.range_headers[-1] == "bytes=70000-"
+    assert (tmp_path / "blob").read_bytes() == PAYLOAD
+
+
+def test_a_complete_partial_file_is_finished_on_416(server, tmp_path):
+    server.files["blob"] = PAYLOAD
+    (tmp_path / "blob.part").write_bytes(PAYLOAD)
+    fetch(f"{server.url}/blob", tmp_path / "blob", progress=False)
+    assert (tmp_path / "blob").read_bytes() == PAYLOAD
+
+
+def test_http_errors_are_clean(server, tmp_path):
+    with pytest.raises(ScenelabError, match="HTTP 404"):
+        fetch(f"{server.url}/absent", tmp_path / "absent", progress=False)
+
+
+def test_checksums(tmp_path):
+    path = tmp_path / "file"
+    path.write_bytes(PAYLOAD)
+    check_checksum(path, "md5:" + hashlib.md5(PAYLOAD).hexdigest())
+    check_checksum(path, "sha256:" + hashlib.sha256(PAYLOAD).hexdigest().upper())
+    with pytest.raises(ScenelabError, match=r"sha256 is [0-9a-f]{64}, expected 00"):
+        check_checksum(path, "sha256:00")
+    with pytest.raises(ScenelabError, match="expected md5:HEX"):
+        check_checksum(path, "crc32:1234")
+
+
+def tar_with(tmp_path: Path, *members: tuple[tarfile.TarInfo, bytes]) -> Path:
+    path = tmp_path / "archive.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for info, data in members:
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    return info
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (member("/etc/evil"), "absolute path"),
+        (member("images/../../evil"), "'..'"),
+        (member("images/up", tarfile.SYMTYPE, "../../outside"), "outside the destination"),
+        (member("images/abs", tarfile.SYMTYPE, "/etc/passwd"), "outside the destination"),
+        (member("images/hard", tarfile.LNKTYPE, "../outside"), "outside the destination"),
+        (member("images/tty", tarfile.CHRTYPE), "device"),
+        (member("images/pipe", tarfile.FIFOTYPE), "device"),
+    ],
+)
+def test_unsafe_archives_are_refused_before_anything_is_written(tmp_path, bad, reason):
+    archive = tar_with(tmp_path, (member("images/ok.txt"), b"fine"), (bad, b""))
+    destination = tmp_path / "out"
+    with pytest.raises(ScenelabError, match=f"refusing {bad.name!r}: it .*{reason}"):
+        safe_extract(archive, destination)
+    assert list(destination.iterdir()) == []
+
+
+def test_absurdly_large_members_are_refused(tmp_path):
+    archive = tar_with(tmp_path, (member("images/big.bin"), bytes(1000)))
+    with pytest.raises(ScenelabError, match="over the 100-byte limit"):
+        safe_extract(archive, tmp_path / "out", max_member_bytes=100)
+
+
+def test_links_inside_the_destination_are_extracted(tmp_path):
+    archive = tar_with(
+        tmp_path,
+        (member("images/a.txt"), b"data"),
+        (member("images/link.txt", tarfile.SYMTYPE, "a.txt"), b""),
+        (member("images/hard.txt", tarfile.LNKTYPE, "images/a.txt"), b""),
+    )
+    safe_extract(archive, tmp_path / "out")
+    for name in ("a.txt", "link.txt", "hard.txt"):
+        assert (tmp_path / "out" / "images" / name).read_bytes() == b"data"
+
+
+def test_download_command_end_to_end(server, tmp_path, capsys):
+    source = make_miniplaces(tmp_path / "source")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(source / "images", arcname="images")
+    server.files["data.tar.gz"] = buffer.getvalue()
+    for name in ("train.txt", "val.txt", "categories.txt"):
+        server.files[name] = (source / name).read_bytes()
+    sha256 = hashlib.sha256(buffer.getvalue()).hexdigest()
+    destination = tmp_path / "miniplaces"
+    arguments = ["data", "download", "miniplaces", str(destination), "--mirror", server.url]
+
+    assert main([*arguments, "--checksum", "sha256:" + "0" * 64]) == 2
+    assert "sha256 is " + sha256 in capsys.readouterr().err
+    assert main([*arguments, "--checksum", "sha256:" + sha256]) == 0
+    assert f"sha256 {sha256}" in capsys.readouterr().out
+    train = build_dataset(str(destination), "train")
+    assert train.labels == build_dataset(str(source), "train").labels
+    assert train.classes == ["abbey", "bedroom", "coast"]
+    assert not (destination / ".extracting").exists()
+
+    requests = len(server.range_headers)
+    assert main([*arguments, "--checksum", "none"]) == 0  # everything is there already
+    assert len(server.range_headers) == requests
