@@ -1,0 +1,25 @@
+"""``scenelab compare``: flags only; the work is scenelab.compare.compare_command."""
+
+from __future__ import annotations
+
+import argparse
+
+from scenelab.compare import compare_command
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="overlay the curves of several runs and tabulate time, memory and accuracy",
+        description=(
+            "Compare run folders: one figure each for top-1, top-5 and loss with every run's "
+            "train (dashed) and val (solid) curve, and a table of wall time, training images/s "
+            "(median over epochs), peak memory, best and final val top-1/top-5 and parameter "
+            "count. Prints the table and writes compare.md, compare.csv and the figures."
+        ),
+    )
+    parser.set_defaults(func=compare_command)
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (two or more)")
+    parser.add_argument(
+        "--out", metavar="DIR", help="output folder (default: 'compare' beside the first run)"
+    )

@@ -1,0 +1,140 @@
+"""Runs side by side: `scenelab compare RUN RUN ...`.
+
+Reads each run folder's metrics.csv and config.yaml, overlays the runs' train and val
+curves (top-1, top-5, loss; one figure each) and tabulates wall time, training images/s,
+peak memory, best and final val top-1/top-5 and parameter count (compare.md, compare.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scenelab import plots
+from scenelab.errors import ScenelabError
+from scenelab.models import build_model
+
+CURVES = ("top1", "top5", "loss")
+
+
+@dataclass
+class Run:
+    """One run folder: its name, resolved config and metrics.csv rows (numbers as floats)."""
+
+    name: str
+    folder: Path
+    config: dict[str, Any]
+    rows: list[dict[str, float]]
+
+    def column(self, name: str) -> list[float]:
+        return [row[name] for row in self.rows]
+
+
+def read_run(folder: str | Path) -> Run:
+    """A run folder's config.yaml and metrics.csv; ScenelabError naming what is missing."""
+    folder = Path(folder)
+    metrics_path, config_path = folder / "metrics.csv", folder / "config.yaml"
+    for path in (metrics_path, config_path):
+        if not path.is_file():
+            raise ScenelabError(f"{folder}: not a run folder ({path.name} is missing)")
+    config = yaml.safe_load(config_path.read_text()) or {}
+    with metrics_path.open(newline="") as file:
+        try:
+            rows = [
+                {key: float(value) for key, value in row.items()} for row in csv.DictReader(file)
+            ]
+        except (TypeError, ValueError) as error:
+            raise ScenelabError(f"{metrics_path}: not a number in the table ({error})") from None
+    if not rows:
+        raise ScenelabError(f"{metrics_path}: no finished epoch yet")
+    return Run(name=folder.name, folder=folder, config=config, rows=rows)
+
+
+def parameter_count(config: dict[str, Any]) -> int:
+    """Trainable parameters of the model the run's config describes."""
+    model = build_model(config["model"], int(config["num_classes"]), conv=config["conv"])
+    return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+
+
+def summarise(run: Run) -> dict[str, Any]:
+    """One row of the comparison table. Images/s is the median over epochs (training only)."""
+    last = run.rows[-1]
+    return {
+        "run": run.name,
+        "model": run.config.get("model", "?"),
+        "conv": run.config.get("conv", "?"),
+        "epochs": int(last["epoch"]),
+        "parameters": parameter_count(run.config),
+        "wall_time_min": sum(run.column("epoch_time_s")) / 60,
+        "images_per_s": statistics.median(run.column("images_per_s")),
+        "peak_memory_mib": max(run.column("peak_memory_mib")),
+        "best_val_top1": max(run.column("val_top1")),
+        "final_val_top1": last["val_top1"],
+        "best_val_top5": max(run.column("val_top5")),
+        "final_val_top5": last["val_top5"],
+    }
+
+
+def compare_runs(folders: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
+    """Write the overlay figures and the table for `folders` to `out`; return the table."""
+    runs = [read_run(folder) for folder in folders]
+    if len(runs) < 2:
+        raise ScenelabError("compare needs at least two run folders")
+    names = [run.name for run in runs]
+    if len(set(names)) < len(names):  # runs/a/native and runs/b/native: say which is which
+        for run in runs:
+            run.name = f"{run.folder.parent.name}/{run.folder.name}"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    curves = {run.name: run.rows for run in runs}
+    for curve in CURVES:
+        plots.plot_run_comparison(curves, curve, out / f"compare_{curve}.png")
+    table = [summarise(run) for run in runs]
+    with (out / "compare.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    (out / "compare.md").write_text(format_table(table) + "\n")
+    return table
+
+
+COLUMNS = (  # key, header, format
+    ("run", "run", "{}"),
+    ("model", "model", "{}"),
+    ("conv", "conv", "{}"),
+    ("epochs", "epochs", "{}"),
+    ("parameters", "parameters", "{:,}"),
+    ("wall_time_min", "wall time (min)", "{:.1f}"),
+    ("images_per_s", "train images/s", "{:.0f}"),
+    ("peak_memory_mib", "peak memory (MiB)", "{:.0f}"),
+    ("best_val_top1", "best val top-1 (%)", "{:.2f}"),
+    ("final_val_top1", "final val top-1 (%)", "{:.2f}"),
+    ("best_val_top5", "best val top-5 (%)", "{:.2f}"),
+    ("final_val_top5", "final val top-5 (%)", "{:.2f}"),
+)
+
+
+def format_table(table: list[dict[str, Any]]) -> str:
+    """A Markdown table, readable as plain text too."""
+    lines = [
+        "| " + " | ".join(header for _, header, _ in COLUMNS) + " |",
+        "|" + "|".join(" --- " for _ in COLUMNS) + "|",
+    ]
+    for row in table:
+        cells = (form.format(row[key]) for key, _, form in COLUMNS)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else Path(args.runs[0]).parent / "compare"
+    table = compare_runs(args.runs, out)
+    print(format_table(table))
+    print(f"wrote compare.md, compare.csv and compare_{{{','.join(CURVES)}}}.png to {out}")
+    return 0
