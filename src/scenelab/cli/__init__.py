@@ -17,7 +17,17 @@ from scenelab import __version__
 from scenelab.errors import ScenelabError
 
 # One module per sub-command group, in the order `scenelab --help` lists them.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES = [
+    "train",
+    "models",
+    "bench",
+    "data",
+    "eval",
+    "predict",
+    "compare",
+    "saliency",
+    "attack",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

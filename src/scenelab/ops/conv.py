@@ -40,7 +40,7 @@ IntPair = int | Sequence[int]
 Padding = int | Sequence[int] | str
 
 # Unfolded columns of one batch chunk are kept under this size (bytes).
-_COLUMN_BUDGET_BYTES = 8 * 2**20
+_COLUMN_BUDGET_BYTES = 4 * 2**20
 
 
 def _pair(value: IntPair, name: str) -> tuple[int, int]:
@@ -117,7 +117,7 @@ def _check_arguments(
         )
 
 
-def _chunk_size(geo: "_Geometry") -> int:
+def _chunk_size(geo: _Geometry) -> int:
     """Samples per chunk so that one chunk's unfolded columns fit the budget."""
     if geo.pointwise and geo.groups == 1:
         return geo.batch  # no columns at all
@@ -178,7 +178,7 @@ def _fold(grad_cols: torch.Tensor, geo: _Geometry) -> torch.Tensor:
         stride=geo.stride,
     )
     if not geo.symmetric:
-        left, right, top, bottom = geo.explicit_pad
+        left, _, top, _ = geo.explicit_pad
         grad = grad[:, :, top : top + geo.height, left : left + geo.width]
     return grad
 
@@ -256,7 +256,7 @@ def _backward_chunk(
             g = grad_out.reshape(n, geo.out_channels, geo.positions)
             if need_weight:
                 x_cl = xs.reshape(n, geo.channels, geo.positions)
-                grad_weight = torch.einsum("nol,ncl->oc", g, x_cl)
+                grad_weight = torch.bmm(g, x_cl.transpose(1, 2)).sum(0)
             if need_input:
                 g_x = (w2d.t() @ g).view(n, geo.channels, geo.out_h, geo.out_w)
         if need_input:

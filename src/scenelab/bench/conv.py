@@ -1,0 +1,296 @@
+"""Custom (unfold/fold) vs native convolution: time and peak memory, side by side.
+
+For every convolution of SimpleNet (at its real input shape) and for a whole
+SimpleNet training step (forward, loss, backward, SGD step) the two
+implementations run interleaved, A B A B ..., and the table reports medians and
+the custom/native ratio. Timing the pair in one run is what makes the ratio
+trustworthy on a shared, noisy machine.
+
+Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` around the measured
+work; on CPU, the peak resident set size that the work adds to a fresh
+process (``ru_maxrss`` minus the RSS just before), one subprocess per sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scenelab.errors import ScenelabError
+from scenelab.models.simplenet import SimpleNet
+from scenelab.nn import convert_convs
+from scenelab.ops.conv import conv2d
+
+IMPLEMENTATIONS = ("native", "custom")
+
+
+@dataclass
+class Settings:
+    device: str = "cpu"
+    dtype: str = "float32"
+    channels_last: bool = False
+    batch_size: int = 64
+    image_size: int = 128
+    repeats: int = 10
+    memory_repeats: int = 3
+    layers: bool = True
+
+
+@dataclass
+class Row:
+    name: str
+    forward_ms: dict[str, float]
+    backward_ms: dict[str, float]
+    peak_mb: dict[str, float]
+
+    def ratio(self, field: str) -> float:
+        values = getattr(self, field)
+        return values["custom"] / values["native"] if values.get("native") else float("nan")
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _autocast(settings: Settings) -> torch.autocast:
+    device_type = torch.device(settings.device).type
+    return torch.autocast(device_type, torch.bfloat16, enabled=settings.dtype == "bfloat16")
+
+
+def _memory_format(settings: Settings) -> torch.memory_format:
+    return torch.channels_last if settings.channels_last else torch.contiguous_format
+
+
+def simplenet_conv_shapes(settings: Settings) -> list[tuple[str, nn.Conv2d, tuple[int, ...]]]:
+    """(name, conv module, input shape) for every convolution of SimpleNet."""
+    model = SimpleNet(num_classes=100)
+    shapes: list[tuple[str, nn.Conv2d, tuple[int, ...]]] = []
+    hooks = [
+        module.register_forward_hook(
+            lambda mod, inputs, _out, name=name: shapes.append((name, mod, tuple(inputs[0].shape)))
+        )
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d)
+    ]
+    with torch.no_grad():
+        model(torch.zeros(settings.batch_size, 3, settings.image_size, settings.image_size))
+    for hook in hooks:
+        hook.remove()
+    return shapes
+
+
+def _describe(conv: nn.Conv2d, shape: tuple[int, ...]) -> str:
+    kernel = "x".join(map(str, conv.kernel_size))
+    size = f"{shape[2]}x{shape[3]}"
+    return f"conv{kernel}/{conv.stride[0]} {conv.in_channels}->{conv.out_channels} @{size}"
+
+
+def _layer_pass(
+    conv: nn.Conv2d, shape: tuple[int, ...], impl: str, settings: Settings
+) -> Callable[[], tuple[float, float]]:
+    """A closure running one forward and one backward of a layer; returns both times in ms."""
+    device = torch.device(settings.device)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=generator).to(device, memory_format=_memory_format(settings))
+    x.requires_grad_(shape[1] != 3)  # the stem's input (pixels) needs no gradient
+    weight = conv.weight.detach().to(device, memory_format=_memory_format(settings))
+    weight.requires_grad_(True)
+    bias = conv.bias.detach().to(device).requires_grad_(True)
+    function = F.conv2d if impl == "native" else conv2d
+
+    def run() -> tuple[float, float]:
+        _synchronize(settings.device)
+        start = time.perf_counter()
+        with _autocast(settings):
+            out = function(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        _synchronize(settings.device)
+        middle = time.perf_counter()
+        out.backward(torch.ones_like(out))
+        _synchronize(settings.device)
+        end = time.perf_counter()
+        x.grad = weight.grad = bias.grad = None
+        return (middle - start) * 1e3, (end - middle) * 1e3
+
+    return run
+
+
+def _training_step(impl: str, settings: Settings) -> Callable[[], tuple[float, float]]:
+    """A closure running one SimpleNet training step; returns (forward ms, backward+SGD ms)."""
+    device = torch.device(settings.device)
+    torch.manual_seed(0)
+    model = SimpleNet(num_classes=100)
+    if impl == "custom":
+        convert_convs(model, to="custom")
+    model.to(device, memory_format=_memory_format(settings))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    size = (settings.batch_size, 3, settings.image_size, settings.image_size)
+    images = torch.rand(size, generator=generator).to(
+        device, memory_format=_memory_format(settings)
+    )
+    labels = torch.randint(0, 100, (settings.batch_size,), generator=generator).to(device)
+
+    def run() -> tuple[float, float]:
+        _synchronize(settings.device)
+        start = time.perf_counter()
+        with _autocast(settings):
+            loss = F.cross_entropy(model(images), labels)
+        _synchronize(settings.device)
+        middle = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        _synchronize(settings.device)
+        return (middle - start) * 1e3, (time.perf_counter() - middle) * 1e3
+
+    return run
+
+
+def _interleaved_medians(
+    make: Callable[[str], Callable[[], tuple[float, float]]], repeats: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    runs = {impl: make(impl) for impl in IMPLEMENTATIONS}
+    for run in runs.values():  # warm-up: allocator, oneDNN primitive caches
+        run()
+    samples: dict[str, list[tuple[float, float]]] = {impl: [] for impl in IMPLEMENTATIONS}
+    for _ in range(repeats):
+        for impl, run in runs.items():
+            samples[impl].append(run())
+    forward = {i: statistics.median(s[0] for s in samples[i]) for i in IMPLEMENTATIONS}
+    backward = {i: statistics.median(s[1] for s in samples[i]) for i in IMPLEMENTATIONS}
+    return forward, backward
+
+
+def _peak_memory_mb(target: str, impl: str, settings: Settings) -> float:
+    """Peak memory (MB) that one run of ``target`` ('step' or a layer index) needs."""
+    if settings.device.startswith("cuda"):
+        run = _make_target(target, impl, settings)
+        run()
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        run()
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
+    command = [
+        sys.executable,
+        "-c",
+        "import sys, json; from scenelab.bench.conv import _child_peak_rss;"
+        "print(json.dumps(_child_peak_rss(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))))",
+        target,
+        impl,
+        json.dumps(asdict(settings)),
+    ]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def _make_target(target: str, impl: str, settings: Settings) -> Callable[[], tuple[float, float]]:
+    if target == "step":
+        return _training_step(impl, settings)
+    _, conv, shape = simplenet_conv_shapes(settings)[int(target)]
+    return _layer_pass(conv, shape, impl, settings)
+
+
+def _current_rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def _child_peak_rss(target: str, impl: str, settings_dict: dict) -> float:
+    """Run in a fresh process: the peak RSS (MB) that running ``target`` twice adds."""
+    settings = Settings(**settings_dict)
+    run = _make_target(target, impl, settings)
+    before = _current_rss_bytes()
+    run()
+    run()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return max(0, peak - before) / 2**20
+
+
+def _interleaved_memory(target: str, settings: Settings) -> dict[str, float]:
+    samples: dict[str, list[float]] = {impl: [] for impl in IMPLEMENTATIONS}
+    for _ in range(settings.memory_repeats):
+        for impl in IMPLEMENTATIONS:
+            samples[impl].append(_peak_memory_mb(target, impl, settings))
+    return {impl: statistics.median(values) for impl, values in samples.items()}
+
+
+def run_benchmark(settings: Settings, progress: Callable[[str], None] = print) -> list[Row]:
+    """Measure SimpleNet's conv layers (if ``settings.layers``) and a whole training step."""
+    rows = []
+    if settings.layers:
+        for index, (_, conv, shape) in enumerate(simplenet_conv_shapes(settings)):
+            label = _describe(conv, shape)
+            progress(f"measuring {label} ...")
+            forward, backward = _interleaved_medians(
+                lambda impl, conv=conv, shape=shape: _layer_pass(conv, shape, impl, settings),
+                settings.repeats,
+            )
+            rows.append(Row(label, forward, backward, _interleaved_memory(str(index), settings)))
+    progress("measuring the full training step ...")
+    forward, backward = _interleaved_medians(
+        lambda impl: _training_step(impl, settings), settings.repeats
+    )
+    rows.append(
+        Row("SimpleNet training step", forward, backward, _interleaved_memory("step", settings))
+    )
+    return rows
+
+
+def format_table(rows: list[Row], settings: Settings) -> str:
+    header = (
+        f"SimpleNet convolutions, batch {settings.batch_size}, {settings.image_size}x"
+        f"{settings.image_size}, {settings.device}, {settings.dtype}"
+        f"{', channels_last' if settings.channels_last else ''}, {torch.get_num_threads()} threads,"
+        f" torch {torch.__version__}; medians of {settings.repeats} interleaved repeats"
+        f" (memory: {settings.memory_repeats})\n\n"
+    )
+    lines = [
+        "| layer | fwd native ms | fwd custom ms | fwd ratio | bwd native ms | bwd custom ms "
+        "| bwd ratio | total ratio | peak MB native | peak MB custom | memory ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        total = {i: row.forward_ms[i] + row.backward_ms[i] for i in IMPLEMENTATIONS}
+        lines.append(
+            f"| {row.name} | {row.forward_ms['native']:.1f} | {row.forward_ms['custom']:.1f} | "
+            f"{row.ratio('forward_ms'):.2f} | {row.backward_ms['native']:.1f} | "
+            f"{row.backward_ms['custom']:.1f} | {row.ratio('backward_ms'):.2f} | "
+            f"{total['custom'] / total['native']:.2f} | {row.peak_mb['native']:.0f} | "
+            f"{row.peak_mb['custom']:.0f} | {row.ratio('peak_mb'):.2f} |"
+        )
+    return header + "\n".join(lines)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Entry point of ``scenelab bench conv`` and ``benchmarks/conv.py``."""
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ScenelabError("--device cuda: no CUDA GPU is available on this machine")
+    settings = Settings(
+        device=args.device,
+        dtype=args.dtype,
+        channels_last=args.channels_last,
+        batch_size=args.batch_size,
+        repeats=3 if args.quick else args.repeats,
+        memory_repeats=1 if args.quick else 3,
+        layers=not args.quick,
+    )
+    rows = run_benchmark(settings, progress=lambda message: print(message, file=sys.stderr))
+    print(format_table(rows, settings))
+    if args.json:
+        payload = {"settings": asdict(settings), "rows": [asdict(row) for row in rows]}
+        Path(args.json).write_text(json.dumps(payload, indent=2))
+    return 0

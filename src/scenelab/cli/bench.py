@@ -1,0 +1,45 @@
+"""`scenelab bench ...`: benchmarks that print ratio tables."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_conv_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `scenelab bench conv`, shared with benchmarks/conv.py."""
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="bfloat16 runs under torch.autocast (default: float32)",
+    )
+    parser.add_argument("--channels-last", action="store_true", help="NHWC inputs and weights")
+    parser.add_argument("--batch-size", type=int, default=64, help="default: 64")
+    parser.add_argument(
+        "--repeats", type=int, default=10, help="interleaved timing repeats (default: 10)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="the training step only, 3 repeats, one memory sample"
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+
+
+def _conv(args: argparse.Namespace) -> int:
+    from scenelab.bench.conv import run_from_args
+
+    return run_from_args(args)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    bench = subparsers.add_parser("bench", help="benchmarks: custom vs native convolution")
+    kinds = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    conv = kinds.add_parser(
+        "conv",
+        help="custom vs native conv: time and peak memory per SimpleNet layer and training step",
+        description="Custom (unfold/fold) vs native convolution on SimpleNet's layers and a full "
+        "training step: forward/backward time, peak memory and custom/native ratios, medians of "
+        "interleaved repeats.",
+    )
+    add_conv_arguments(conv)
+    conv.set_defaults(func=_conv)
