@@ -57,7 +57,7 @@ class ImageFileDataset(Dataset):
     """
 
     def __init__(self, samples: Samples, transform: Transform | None = None, strict: bool = False):
-        self.paths = [str(path) for path in samples.paths]
+        self.paths = samples.paths
         self.labels = samples.labels
         self.classes = samples.classes
         self.transform = transform

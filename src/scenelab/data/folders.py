@@ -26,11 +26,13 @@ def _class_folders(split_dir: Path) -> list[str]:
     )
 
 
-def _images_under(folder: Path) -> list[Path]:
+def _images_under(folder: Path) -> list[str]:
     found = []
     for parent, dirs, names in os.walk(folder, followlinks=True):
         dirs.sort()
-        found += [Path(parent, n) for n in sorted(names) if n.lower().endswith(IMAGE_EXTENSIONS)]
+        found += [
+            os.path.join(parent, n) for n in sorted(names) if n.lower().endswith(IMAGE_EXTENSIONS)
+        ]
     return found
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from scenelab.data.samples import Problem
 from scenelab.errors import ScenelabError
@@ -38,10 +38,9 @@ def read_text(path: Path) -> str:
 
 
 def _path_problem(path: str) -> str | None:
-    parts = PurePosixPath(path).parts
-    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+    if path[:1] in ("/", "\\") or path[1:2] == ":":
         return f"image path {path!r} is absolute; it must be relative to images/"
-    if ".." in parts:
+    if ".." in path and ".." in path.split("/"):
         return f"image path {path!r} contains '..'; it must stay inside images/"
     return None
 

@@ -14,7 +14,7 @@ it, from the folder names of the training images (or the label number when they 
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from scenelab.data.decode import IMAGE_EXTENSIONS
 from scenelab.data.listfile import UNLABELLED, Entry, parse_categories, parse_list, read_text
@@ -41,7 +41,7 @@ def _existing_files(images: Path, paths: list[str]) -> set[str]:
             prefix = Path(folder).relative_to(images).as_posix() + "/"
             found.update(prefix + name for name in names)
     found.intersection_update(paths)
-    found.update(path for path in set(paths) - found if (images / path).is_file())
+    found.update(path for path in set(paths) - found if os.path.isfile(images / path))
     return found
 
 
@@ -52,7 +52,8 @@ def _class_names(root: Path, named: list[Entry]) -> tuple[list[str], list[Proble
         return parse_categories(read_text(categories), categories)
     folders: dict[int, set[str]] = {}
     for entry in named:
-        folders.setdefault(entry.label, set()).add(PurePosixPath(entry.path).parent.name)
+        parent = entry.path.rsplit("/", 2)[-2] if "/" in entry.path else ""
+        folders.setdefault(entry.label, set()).add(parent)
     labels = range(max(folders, default=-1) + 1)
     names = [next(iter(folders[k])) if len(folders.get(k, ())) == 1 else str(k) for k in labels]
     if len(set(names)) < len(names):  # folders do not tell the classes apart (val/, say)
@@ -137,7 +138,7 @@ def read_miniplaces(root: Path, split: str) -> tuple[Samples, list[Problem]]:
     if not entries and source.exists():
         problems.append(Problem(source, None, f"the {split} split has no images"))
     samples = Samples(
-        paths=[images / path for path in paths],
+        paths=[f"{images}{os.sep}{path}" for path in paths],
         labels=[entry.label for entry in entries],
         classes=classes,
         source=source,

@@ -21,13 +21,13 @@ class Problem:
 
 @dataclass(frozen=True)
 class Samples:
-    """The images of one split, their labels, and the class names (index = label).
+    """The images of one split (file paths), their labels, and the class names (index = label).
 
     `source` is the list file or split folder the samples come from; `lines[i]` is the
     list-file line of sample i (None when the layout has no list file).
     """
 
-    paths: list[Path]
+    paths: list[str]
     labels: list[int]
     classes: list[str]
     source: Path
@@ -39,4 +39,4 @@ class Samples:
     def where(self, index: int) -> tuple[Path, int | None]:
         """The file and line to name in a problem about sample `index`."""
         line = self.lines[index]
-        return (self.source, line) if line is not None else (self.paths[index], None)
+        return (self.source, line) if line is not None else (Path(self.paths[index]), None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -43,13 +42,12 @@ def inspect_image(path: str) -> ImageInfo:
     )
 
 
-def scan_images(paths: list[Path], workers: int | None = None) -> list[ImageInfo]:
+def scan_images(paths: list[str], workers: int | None = None) -> list[ImageInfo]:
     """`inspect_image` on every path, in order, with one process per core by default."""
     workers = workers or os.cpu_count() or 1
-    names = [str(path) for path in paths]
-    if workers == 1 or len(names) <= CHUNK:
-        return [inspect_image(name) for name in names]
+    if workers == 1 or len(paths) <= CHUNK:
+        return [inspect_image(path) for path in paths]
     with ProcessPoolExecutor(
         max_workers=workers, initializer=torch.set_num_threads, initargs=(1,)
     ) as pool:
-        return list(pool.map(inspect_image, names, chunksize=CHUNK))
+        return list(pool.map(inspect_image, paths, chunksize=CHUNK))
