@@ -7,18 +7,21 @@ from fractions import Fraction
 from scenelab.errors import ScenelabError
 
 
-def parse_epsilon(text: str | float) -> float:
-    """``"6/255"``, ``"0.0235"`` or a float -> a float in [0, 1], or a ScenelabError."""
+def parse_epsilon(text: str | float, name: str = "epsilon") -> float:
+    """``"6/255"``, ``"0.0235"`` or a float -> a float in [0, 1], or a ScenelabError.
+
+    ``name`` is what the error message calls the value (a step size, say).
+    """
     if isinstance(text, str):
         try:
             value = float(Fraction(text.strip()))
         except (ValueError, ZeroDivisionError):
             raise ScenelabError(
-                f"epsilon {text!r} is not a number or a fraction like 6/255"
+                f"{name} {text!r} is not a number or a fraction like 6/255"
             ) from None
     else:
         value = float(text)
-    check_epsilon(value)
+    check_epsilon(value, name)
     return value
 
 

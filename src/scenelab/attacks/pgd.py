@@ -94,10 +94,7 @@ def pgd(
     """
     check_pixel_model(model, allow_unnormalized)
     check_pixels(images)
-    if steps < 1:
-        raise ScenelabError(f"steps must be at least 1, got {steps}")
-    step_size = default_step_size(epsilon, steps, random_start) if step_size is None else step_size
-    _check_settings(epsilon, step_size, random_start, restarts)
+    step_size = check_settings(epsilon, step_size, steps, random_start, restarts)
     if labels.shape != images.shape[:1]:
         raise ScenelabError(
             f"labels of shape {tuple(labels.shape)} do not match {images.shape[0]} images"
@@ -177,8 +174,15 @@ def least_likely_classes(logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     return masked.argmin(dim=1)
 
 
-def _check_settings(epsilon: float, step_size: float, random_start: bool, restarts: int) -> None:
+def check_settings(
+    epsilon: float, step_size: float | None, steps: int, random_start: bool, restarts: int = 1
+) -> float:
+    """Raise ScenelabError for settings that make no attack; return the step size to use."""
     check_epsilon(epsilon)
+    if steps < 1:
+        raise ScenelabError(f"steps must be at least 1, got {steps}")
+    if step_size is None:
+        step_size = default_step_size(epsilon, steps, random_start)
     if step_size < 0:
         raise ScenelabError(f"step size must be non-negative, got {step_size:g}")
     if step_size > epsilon and not random_start:
@@ -190,6 +194,7 @@ def _check_settings(epsilon: float, step_size: float, random_start: bool, restar
         raise ScenelabError(f"restarts must be at least 1, got {restarts}")
     if restarts > 1 and not random_start:
         raise ScenelabError("restarts > 1 need a random start (otherwise every run is the same)")
+    return step_size
 
 
 def _choose_targets(

@@ -14,6 +14,7 @@ from torch import nn
 
 from scenelab.attacks.guard import check_pixel_model, frozen_eval
 from scenelab.attacks.pgd import DEFAULT_STEPS, Target, default_step_size, pgd
+from scenelab.errors import ScenelabError
 
 TOP_K = 5
 
@@ -54,7 +55,7 @@ def robust_accuracy(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     epsilons: Sequence[float],
     steps: int = DEFAULT_STEPS,
-    step_size: float | None = None,
+    step_sizes: Sequence[float] | None = None,
     random_start: bool = True,
     restarts: int = 1,
     target: Target = "untargeted",
@@ -64,15 +65,15 @@ def robust_accuracy(
 ) -> list[RobustAccuracy]:
     """Clean and PGD accuracy at each epsilon, over ``(images, labels)`` batches.
 
-    Images may be uint8 (converted to [0, 1] on ``device``) or float pixels. ``step_size``
-    None applies Madry et al.'s 2.5 epsilon / steps at every epsilon; a number is used
-    as is at every epsilon. Other arguments as for `scenelab.attacks.pgd`.
+    Images may be uint8 (converted to [0, 1] on ``device``) or float pixels. ``step_sizes``
+    gives one step size per epsilon; None applies Madry et al.'s 2.5 epsilon / steps at
+    each. Other arguments as for `scenelab.attacks.pgd`.
     """
     check_pixel_model(model, allow_unnormalized)
-    step_sizes = [
-        default_step_size(epsilon, steps, random_start) if step_size is None else step_size
-        for epsilon in epsilons
-    ]
+    if step_sizes is None:
+        step_sizes = [default_step_size(epsilon, steps, random_start) for epsilon in epsilons]
+    if len(step_sizes) != len(epsilons):
+        raise ScenelabError(f"{len(step_sizes)} step sizes for {len(epsilons)} epsilons")
     clean = _Tally()
     tallies = [_Tally() for _ in epsilons]
     for images, labels in batches:
