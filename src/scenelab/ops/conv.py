@@ -206,6 +206,12 @@ def _as_product(out: torch.Tensor, geo: _Geometry) -> torch.Tensor:
     return out.view(n, geo.out_channels, geo.positions)
 
 
+def _shared(matrix: torch.Tensor, batch: int) -> torch.Tensor:
+    """One matrix seen as a batch of ``batch`` (stride 0): bmm reads it without copying,
+    where a broadcasting matmul would first copy the batched operand."""
+    return matrix.expand(batch, *matrix.shape)
+
+
 def _forward_chunk(x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: torch.Tensor):
     """Write the convolution of chunk ``x`` into ``out``, its slice of the product buffer."""
     n, groups = x.shape[0], geo.groups
@@ -216,12 +222,14 @@ def _forward_chunk(x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: t
             rows = x.permute(0, 2, 3, 1).reshape(-1, geo.channels)
             torch.mm(rows, w2d.t(), out=out.view(-1, geo.out_channels))
         else:
-            torch.matmul(w2d, x.reshape(n, geo.channels, geo.positions), out=out)
+            torch.bmm(_shared(w2d, n), x.reshape(n, geo.channels, geo.positions), out=out)
         return
     cols = _unfold(x, geo)  # (n, G, Ck, L)
     w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
-    if geo.channels_last and groups == 1:
-        torch.matmul(cols[:, 0].transpose(1, 2), w3d[0].t(), out=out)  # (n, L, O)
+    if groups == 1 and geo.channels_last:
+        torch.bmm(cols[:, 0].transpose(1, 2), _shared(w3d[0].t(), n), out=out)  # (n, L, O)
+    elif groups == 1:
+        torch.bmm(_shared(w3d[0], n), cols[:, 0], out=out)  # (n, O, L)
     elif geo.channels_last:
         out.view(n, geo.positions, geo.out_channels).copy_(
             (w3d @ cols).view(n, geo.out_channels, geo.positions).transpose(1, 2)
@@ -258,7 +266,7 @@ def _backward_chunk(
                 x_cl = xs.reshape(n, geo.channels, geo.positions)
                 grad_weight = torch.bmm(g, x_cl.transpose(1, 2)).sum(0)
             if need_input:
-                g_x = (w2d.t() @ g).view(n, geo.channels, geo.out_h, geo.out_w)
+                g_x = torch.bmm(_shared(w2d.t(), n), g).view(n, geo.channels, geo.out_h, geo.out_w)
         if need_input:
             if geo.stride == (1, 1):
                 grad_input = g_x
@@ -274,10 +282,20 @@ def _backward_chunk(
         g_lo = grad_out.permute(0, 2, 3, 1).reshape(n, geo.positions, geo.out_channels)
         if need_weight:
             cols = _unfold(x, geo)[:, 0]  # (n, Ck, L)
-            grad_weight = (g_lo.transpose(1, 2) @ cols.transpose(1, 2)).sum(0)
+            grad_weight = torch.bmm(g_lo.transpose(1, 2), cols.transpose(1, 2)).sum(0)
             grad_weight = grad_weight.view_as(weight)
         if need_input:
-            grad_cols = (g_lo @ w3d[0]).transpose(1, 2)  # (n, Ck, L), transposed view
+            grad_cols = torch.bmm(g_lo, _shared(w3d[0], n)).transpose(1, 2)  # (n, Ck, L) view
+            grad_input = _fold(grad_cols.unsqueeze(1), geo)
+        return grad_input, grad_weight
+
+    if groups == 1:
+        g_ol = grad_out.reshape(n, geo.out_channels, geo.positions)
+        if need_weight:
+            cols = _unfold(x, geo)[:, 0]
+            grad_weight = torch.bmm(g_ol, cols.transpose(1, 2)).sum(0).view_as(weight)
+        if need_input:
+            grad_cols = torch.bmm(_shared(w3d[0].t(), n), g_ol)  # (n, Ck, L)
             grad_input = _fold(grad_cols.unsqueeze(1), geo)
         return grad_input, grad_weight
 
@@ -320,7 +338,7 @@ class Conv2dFunction(torch.autograd.Function):
         grad_input = grad_weight = grad_bias = None
         if need_input or need_weight:
             step = _chunk_size(geo)
-            if need_input:
+            if need_input and step < geo.batch:
                 grad_input = torch.empty_like(input, memory_format=_memory_format(geo))
             for i in range(0, geo.batch, step):
                 g_in, g_w = _backward_chunk(
@@ -331,8 +349,10 @@ class Conv2dFunction(torch.autograd.Function):
                     need_input,
                     need_weight,
                 )
-                if need_input:
+                if need_input and step < geo.batch:
                     grad_input[i : i + step] = g_in
+                elif need_input:
+                    grad_input = g_in
                 if need_weight:
                     grad_weight = g_w if grad_weight is None else grad_weight.add_(g_w)
         if need_bias and ctx.has_bias:
