@@ -1,0 +1,33 @@
+"""``scenelab study conv``: flags only; the work is scenelab.study.study_conv_command."""
+
+from __future__ import annotations
+
+import argparse
+
+from scenelab.study import study_conv_command
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("study", help="experiments of the study in one command")
+    studies = parser.add_subparsers(dest="study", metavar="STUDY", required=True)
+    conv = studies.add_parser(
+        "conv",
+        help="train a model with native and with custom convolutions and compare the runs",
+        description=(
+            "Train the same model twice, same config, seed and batches: with PyTorch's "
+            "convolution and with scenelab's CustomConv2d (OUT/native, OUT/custom). On the "
+            "CPU both train at once with half the cores each, so machine load hits both "
+            "alike. Then compare them (figures and compare.md in OUT) and report custom/native "
+            "time per training image and peak memory, and the largest gap between the two val "
+            "top-1 curves (study.json)."
+        ),
+    )
+    conv.set_defaults(func=study_conv_command)
+    conv.add_argument("--data", help="'digits' (built in, the default) or a dataset folder")
+    conv.add_argument("--model", help="model name (default simplenet)")
+    conv.add_argument("--epochs", type=int, help="default: the dataset's training default")
+    conv.add_argument("--batch-size", type=int)
+    conv.add_argument("--seed", type=int, help="one seed for both runs (default 0)")
+    conv.add_argument("--workers", type=int, help="data-loading processes per run (default 2)")
+    conv.add_argument("--device", help="auto (CUDA if there), cpu, cuda, cuda:N")
+    conv.add_argument("--out", metavar="DIR", help="default runs/study-conv-MODEL-DATA")

@@ -1,0 +1,201 @@
+"""The custom-vs-native convolution study: `scenelab study conv`.
+
+Trains the same model twice with the same config and seed, hence the same initial
+weights (convert_convs keeps the parameters) and the same batches and augmentations, once
+with PyTorch's convolution and once with scenelab's CustomConv2d, then compares the runs.
+
+Each run trains in its own process, so that each has its own peak memory (RSS on the CPU
+is per process). On the CPU the two run at the same time, each with half the cores: a
+shared, noisy machine then slows both alike, and the time ratio is the median over epochs
+of the two runs' per-epoch training throughput. On a GPU they run one after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import statistics
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import torch
+
+from scenelab.compare import compare_runs, format_table, read_run
+from scenelab.config import RunConfig
+from scenelab.errors import ScenelabError
+from scenelab.train.engine import pick_device, train
+
+CONVS = ("native", "custom")
+
+
+@dataclass
+class EpochPair:
+    epoch: int
+    native_val_top1: float
+    custom_val_top1: float
+    native_images_per_s: float
+    custom_images_per_s: float
+
+
+@dataclass
+class ConvStudy:
+    """custom / native ratios (above 1: custom costs more) and how far the curves part."""
+
+    time_ratio: float  # training time per image, median over epochs
+    memory_ratio: float  # peak memory (RSS on the CPU, max allocated on a GPU)
+    native_peak_memory_mib: float
+    custom_peak_memory_mib: float
+    largest_val_top1_gap: float  # percentage points, over all epochs
+    gap_epoch: int
+    epochs: list[EpochPair]
+    runs: list[dict] = field(default_factory=list)  # the compare table, native then custom
+
+
+def conv_study(config: RunConfig, out: str | Path) -> ConvStudy:
+    """Train `config` with native and with custom convolutions into out/native and
+    out/custom, compare them into `out` (figures, compare.md) and write study.json."""
+    out = Path(out)
+    configs = [config.replace(conv=conv, out=str(out / conv)) for conv in CONVS]
+    train_side_by_side(configs, side_by_side=pick_device(config.device).type == "cpu")
+    table = compare_runs([out / conv for conv in CONVS], out)
+    study = measure(*(read_run(out / conv).rows for conv in CONVS))
+    study.runs = table
+    (out / "study.json").write_text(json.dumps(asdict(study), indent=2) + "\n")
+    return study
+
+
+def measure(native: list[dict[str, float]], custom: list[dict[str, float]]) -> ConvStudy:
+    """The study's three numbers from the two runs' metrics.csv rows."""
+    if len(native) != len(custom):
+        raise ScenelabError(
+            f"the runs finished {len(native)} (native) and {len(custom)} (custom) epochs"
+        )
+    pairs = [
+        EpochPair(
+            int(n["epoch"]), n["val_top1"], c["val_top1"], n["images_per_s"], c["images_per_s"]
+        )
+        for n, c in zip(native, custom, strict=True)
+    ]
+    gaps = [abs(pair.native_val_top1 - pair.custom_val_top1) for pair in pairs]
+    widest = max(range(len(pairs)), key=gaps.__getitem__)
+    native_memory = max(row["peak_memory_mib"] for row in native)
+    custom_memory = max(row["peak_memory_mib"] for row in custom)
+    return ConvStudy(
+        time_ratio=statistics.median(
+            pair.native_images_per_s / pair.custom_images_per_s for pair in pairs
+        ),
+        memory_ratio=custom_memory / native_memory,
+        native_peak_memory_mib=native_memory,
+        custom_peak_memory_mib=custom_memory,
+        largest_val_top1_gap=gaps[widest],
+        gap_epoch=pairs[widest].epoch,
+        epochs=pairs,
+    )
+
+
+def train_side_by_side(configs: list[RunConfig], side_by_side: bool) -> None:
+    """Train each config in a process of its own; all at once with an equal share of the
+    cores if `side_by_side`, else one after the other. Output lines are prefixed."""
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, torch.get_num_threads() // len(configs)) if side_by_side else 0
+    processes = []
+    for config in configs:
+        process = context.Process(target=_train_child, args=(config, config.conv, threads))
+        process.start()
+        processes.append(process)
+        if not side_by_side:
+            process.join()
+    for process in processes:
+        process.join()
+    failed = [
+        f"{config.conv} (exit code {process.exitcode})"
+        for config, process in zip(configs, processes, strict=True)
+        if process.exitcode != 0
+    ]
+    if failed:
+        raise ScenelabError(
+            f"training failed: {', '.join(failed)}; see the [native]/[custom] lines above"
+        )
+
+
+def _train_child(config: RunConfig, label: str, threads: int) -> None:
+    sys.stdout = _Prefixed(sys.stdout, f"[{label}] ")
+    sys.stderr = _Prefixed(sys.stderr, f"[{label}] ")
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        train(config)
+    except ScenelabError as error:
+        print(f"scenelab: error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+class _Prefixed(io.TextIOBase):
+    """A text stream that writes whole lines, each with a prefix; never a terminal, so
+    progress bars become plain log lines."""
+
+    def __init__(self, stream: TextIO, prefix: str) -> None:
+        self.stream, self.prefix, self.pending = stream, prefix, ""
+
+    def write(self, text: str) -> int:
+        lines = (self.pending + text).split("\n")
+        self.pending = lines.pop()
+        for line in lines:
+            self.stream.write(f"{self.prefix}{line}\n")
+        self.stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stream.write(f"{self.prefix}{self.pending}\n")
+            self.pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def format_study(study: ConvStudy) -> str:
+    lines = [
+        f"{'epoch':>5}  {'native val top-1':>16}  {'custom val top-1':>16}  {'gap':>6}  "
+        f"{'native img/s':>12}  {'custom img/s':>12}"
+    ]
+    for pair in study.epochs:
+        gap = abs(pair.native_val_top1 - pair.custom_val_top1)
+        lines.append(
+            f"{pair.epoch:>5}  {pair.native_val_top1:>15.2f}%  {pair.custom_val_top1:>15.2f}%  "
+            f"{gap:>6.2f}  {pair.native_images_per_s:>12.0f}  {pair.custom_images_per_s:>12.0f}"
+        )
+    lines += [
+        "",
+        f"time ratio custom/native     {study.time_ratio:.2f}x  (training time per image, "
+        "median over epochs)",
+        f"memory ratio custom/native   {study.memory_ratio:.2f}x  "
+        f"({study.custom_peak_memory_mib:.0f} vs {study.native_peak_memory_mib:.0f} MiB peak)",
+        f"largest val top-1 gap        {study.largest_val_top1_gap:.2f} points "
+        f"(epoch {study.gap_epoch})",
+    ]
+    return "\n".join(lines)
+
+
+def study_conv_command(args: argparse.Namespace) -> int:
+    settings = {
+        key: getattr(args, key)
+        for key in ("data", "model", "epochs", "batch_size", "seed", "workers", "device")
+        if getattr(args, key) is not None
+    }
+    config = RunConfig(**settings)
+    out = Path(args.out or Path("runs") / f"study-conv-{config.model}-{Path(config.data).name}")
+    study = conv_study(config, out)
+    print(format_table(study.runs))
+    print()
+    print(format_study(study))
+    print(f"wrote {out / 'study.json'}, compare.md and compare_{{top1,top5,loss}}.png to {out}")
+    return 0

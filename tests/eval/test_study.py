@@ -1,0 +1,63 @@
+"""`scenelab study conv`: the numbers it reports, and (slow) the whole command on digits."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import yaml
+
+from scenelab.cli import main
+from scenelab.errors import ScenelabError
+from scenelab.study import _Prefixed, measure
+
+
+def rows(val_top1, images_per_s, memory):
+    return [
+        {"epoch": epoch + 1, "val_top1": top1, "images_per_s": rate, "peak_memory_mib": mib}
+        for epoch, (top1, rate, mib) in enumerate(zip(val_top1, images_per_s, memory, strict=True))
+    ]
+
+
+def test_measure_gives_the_hand_computed_ratios_and_gap():
+    native = rows([20.0, 30.0, 35.0], [300.0, 200.0, 310.0], [900.0, 950.0, 940.0])
+    custom = rows([20.5, 29.2, 35.1], [100.0, 100.0, 150.0], [1200.0, 1140.0, 1100.0])
+    study = measure(native, custom)
+    assert study.time_ratio == pytest.approx(310 / 150)  # median of 3.0, 2.0, 2.07
+    assert study.memory_ratio == pytest.approx(1200 / 950)
+    assert study.largest_val_top1_gap == pytest.approx(0.8)
+    assert study.gap_epoch == 2
+
+
+def test_measure_refuses_runs_of_different_length():
+    with pytest.raises(ScenelabError, match="2 \\(native\\) and 1 \\(custom\\) epochs"):
+        measure(rows([1, 2], [1, 1], [1, 1]), rows([1], [1], [1]))
+
+
+def test_prefixed_stream_writes_whole_lines_and_is_no_terminal():
+    target = io.StringIO()
+    stream = _Prefixed(target, "[custom] ")
+    stream.write("epoch 1 ")
+    stream.write("done\nepoch 2")
+    assert target.getvalue() == "[custom] epoch 1 done\n"
+    stream.flush()
+    assert target.getvalue() == "[custom] epoch 1 done\n[custom] epoch 2\n"
+    assert not stream.isatty()
+
+
+@pytest.mark.slow  # trains simplenet twice on digits: about a minute on 2 cores
+def test_study_conv_on_digits(tmp_path, capsys):
+    out = tmp_path / "study"
+    command = ["study", "conv", "--epochs", "1", "--batch-size", "64", "--workers", "0"]
+    assert main([*command, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "time ratio custom/native" in printed and "largest val top-1 gap" in printed
+    for conv in ("native", "custom"):
+        config = yaml.safe_load((out / conv / "config.yaml").read_text())
+        assert (config["conv"], config["seed"], config["data"]) == (conv, 0, "digits")
+    study = json.loads((out / "study.json").read_text())
+    assert [row["run"] for row in study["runs"]] == ["native", "custom"]
+    assert study["time_ratio"] > 0 and study["memory_ratio"] > 0
+    for curve in ("top1", "top5", "loss"):
+        assert (out / f"compare_{curve}.png").is_file()
