@@ -143,23 +143,23 @@ def write_confusion_csv(path: Path, confusion: torch.Tensor, classes: list[str])
 
 def format_report(report: ClassificationReport, classes: list[str]) -> str:
     """The summary, then one row per class, as a plain-text table (percentages)."""
-    with_samples = sum(1 for value in report.per_class_accuracy if not math.isnan(value))
-    absent = len(classes) - with_samples
-    note = (
-        f" (mean over the {with_samples} classes with samples; {absent} without any: "
-        "their accuracy and AP are undefined, shown n/a)"
-        if absent
-        else ""
-    )
     lines = [
         f"images                 {report.num_samples}",
         f"top-1                  {_pct(report.top1)}",
         f"top-{report.top_k:<19d}{_pct(report.top_k_accuracy)}",
-        f"mean class accuracy    {_pct(report.mean_class_accuracy)}{note}",
+        f"mean class accuracy    {_pct(report.mean_class_accuracy)}",
         f"mAP (one-vs-rest)      {_pct(report.mean_average_precision)}",
         f"ECE ({CALIBRATION_BINS} bins)          {_pct(report.expected_calibration_error)}",
-        "",
     ]
+    accuracies = zip(classes, report.per_class_accuracy, strict=True)
+    absent = [name for name, accuracy in accuracies if math.isnan(accuracy)]
+    if absent:
+        lines.append(
+            f"{len(absent)} of {len(classes)} classes have no image in this split "
+            f"({', '.join(absent[:5])}{', ...' if len(absent) > 5 else ''}): their accuracy and "
+            "AP are undefined (n/a) and left out of the mean class accuracy and the mAP"
+        )
+    lines.append("")
     width = max(len("class"), *(len(name) for name in classes))
     lines.append(f"{'class':<{width}}  {'images':>6}  {'accuracy':>9}  {'AP':>9}")
     for index, name in enumerate(classes):

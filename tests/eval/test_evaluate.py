@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from scenelab.cli import main
 from scenelab.data import build_dataset
-from scenelab.evaluate import evaluate, predict_probabilities
+from scenelab.evaluate import evaluate, format_report, predict_probabilities
 from scenelab.models import build_model
 
 NUM_CLASSES = 5
@@ -64,6 +64,18 @@ def test_evaluate_equals_sklearn_on_the_hand_computed_scores(tta):
     np.testing.assert_allclose(report.average_precision[:-1], expected_ap, atol=1e-6)
     assert np.isnan(report.average_precision[-1])
     assert report.mean_average_precision == pytest.approx(np.mean(expected_ap), abs=1e-6)
+
+
+def test_the_printed_report_says_what_happens_to_a_class_without_images():
+    generator = torch.Generator().manual_seed(2)
+    images = torch.randint(0, 256, (30, 3, 8, 8), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, NUM_CLASSES - 1, (30,), generator=generator)
+    loader = DataLoader(TensorDataset(images, labels), batch_size=30)
+    report = evaluate(tiny_model(), loader, NUM_CLASSES, top_k=2)
+    text = format_report(report, ["a", "b", "c", "d", "e"])
+    assert "1 of 5 classes have no image in this split (e)" in text
+    assert "left out of the mean class accuracy and the mAP" in text
+    assert text.splitlines()[-1].split() == ["e", "0", "n/a", "n/a"]
 
 
 def test_flip_tta_changes_the_scores_of_an_asymmetric_model():
