@@ -34,8 +34,8 @@ def single_threaded() -> Iterator[None]:
 
     In DataLoader workers torch already uses one thread. With `workers=0` the work runs in
     the training process, whose threads are sized for the model: on small per-image
-    tensors they only add synchronisation, and on a busy 2-core machine we measured the
-    study recipe 10-35x slower with 2 threads than with 1 (benchmarks/data.py, docs).
+    tensors they only add synchronisation, and on a busy 2-core machine they made the
+    study recipe many times slower (benchmarks/data.py; docs/benchmarks.md).
     """
     threads = torch.get_num_threads()
     if threads == 1:
@@ -85,13 +85,16 @@ class ImageFileDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         with single_threaded():
-            for offset in range(min(MAX_CONSECUTIVE_FAILURES, len(self))):
-                substitute = (index + offset) % len(self)
-                image = self._decode(substitute)
-                if image is not None:
-                    if self.transform is not None:
-                        image = self.transform(image)
-                    return image, self.labels[substitute]
+            return self._load(index)
+
+    def _load(self, index: int) -> tuple[torch.Tensor, int]:
+        for offset in range(min(MAX_CONSECUTIVE_FAILURES, len(self))):
+            substitute = (index + offset) % len(self)
+            image = self._decode(substitute)
+            if image is not None:
+                if self.transform is not None:
+                    image = self.transform(image)
+                return image, self.labels[substitute]
         raise ScenelabError(
             f"{MAX_CONSECUTIVE_FAILURES} images in a row from {self.paths[index]} do not decode;"
             " `scenelab data verify` lists the broken files"

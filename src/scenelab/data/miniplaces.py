@@ -111,14 +111,12 @@ def read_miniplaces(root: Path, split: str) -> tuple[Samples, list[Problem]]:
     split, categories.txt, and train.txt and val.txt having different sets of labels.
     """
     has_train, has_val = (root / "train.txt").is_file(), (root / "val.txt").is_file()
-    train, problems = _read_labelled(root, "train")
     source = root / f"{split}.txt"
-    if split == "val":
-        entries, problems = _read_labelled(root, "val")
-    elif split == "test":
+    if split == "test":
         entries, problems, source = _read_test(root)
     else:
-        entries = train
+        entries, problems = _read_labelled(root, split)
+    train = entries if split == "train" else _read_labelled(root, "train")[0]
     classes, class_problems = _class_names(root, train if has_train else entries)
     problems = class_problems + problems
     if split != "test" and not class_problems:
