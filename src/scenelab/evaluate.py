@@ -111,7 +111,7 @@ def eval_command(args: argparse.Namespace) -> int:
     report = evaluate(model, loader, len(dataset.classes), top_k, args.tta, device)
 
     out = run_folder_of(args.run)
-    title = f"{state['config']['model']} on {args.data} {args.split}" + (
+    title = f"{state['config']['model']} on {Path(args.data).name} {args.split}" + (
         " (flip TTA)" if args.tta else ""
     )
     result = {

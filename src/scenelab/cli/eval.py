@@ -7,6 +7,26 @@ import argparse
 from scenelab.evaluate import TTA_MODES, eval_command
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number above zero."""
+    return _whole_number(text, minimum=1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number, zero or more."""
+    return _whole_number(text, minimum=0)
+
+
+def _whole_number(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
@@ -32,6 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=TTA_MODES,
         help="test-time augmentation: flip averages the softmax of each image and its mirror",
     )
-    parser.add_argument("--batch-size", type=int, default=256, metavar="N")
-    parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
+    parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=2,
+        metavar="N",
+        help="data-loading processes (default 2)",
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.eval import non_negative_int, positive_int
 from scenelab.predict import predict_command
 
 
@@ -30,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--top-k", type=int, metavar="K", help="classes per image (default 5, or the class count)"
     )
     parser.add_argument("--out", metavar="CSV", help="output file (default RUN/predictions.csv)")
-    parser.add_argument("--batch-size", type=int, default=256, metavar="N")
-    parser.add_argument("--workers", type=int, default=0, help="data-loading processes")
+    parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="data-loading processes (default 0)",
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N")
