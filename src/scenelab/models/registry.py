@@ -70,3 +70,31 @@ def count_macs(model: nn.Module, image_size: int) -> int:
         model(torch.rand(1, 3, image_size, image_size))
     model.train(was_training)
     return counter.get_total_flops() // 2
+
+
+def model_table(names: list[str], num_classes: int, image_size: int) -> str:
+    """Name, parameter count and multiply-adds per image, one model per line."""
+    lines = [f"{'model':<22} {'parameters':>12} {'MACs @' + str(image_size) + 'px':>14}"]
+    for name in names:
+        model = build_model(name, num_classes)
+        macs = count_macs(model, image_size)
+        lines.append(f"{name:<22} {count_parameters(model):>12,} {macs / 1e6:>12,.1f} M")
+    return "\n".join(lines)
+
+
+def models_command(args) -> int:
+    """``scenelab models [NAME ...]``: counts for the named models, or for scenelab's own
+    models and resnet18 plus the names of every other torchvision model."""
+    names = args.names or [*SCENELAB_MODELS, "resnet18"]
+    unknown = [name for name in names if name not in list_models()]
+    if unknown:
+        raise ScenelabError(
+            f"unknown model {', '.join(unknown)}; choose one of: {', '.join(list_models())}"
+        )
+    print(model_table(names, args.num_classes, args.image_size))
+    if not args.names:
+        others = [name for name in torchvision_model_names() if name not in names]
+        print(
+            f"\nalso by name (torchvision, `scenelab models NAME` for counts):\n{' '.join(others)}"
+        )
+    return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,9 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(handle, "wb") as file:
+        with open(temporary, "xb") as file:
             torch.save(state, file)
             file.flush()
             os.fsync(file.fileno())

@@ -1,0 +1,344 @@
+"""Every figure scenelab draws. Each has a title, labelled axes with units and a legend,
+and is saved as PNG with matplotlib's Agg backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+FIGURE_SIZE = (6.4, 4.2)
+DPI = 110
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return path
+
+
+# --- training curves (the study's Figures 1-3) ---------------------------------------
+
+
+def plot_accuracy_curves(
+    rows: Sequence[dict[str, Any]], k: int, path: Path, title: str = ""
+) -> Path:
+    """Train and val top-``k`` accuracy per epoch, from metrics.csv rows."""
+    epochs = [row["epoch"] for row in rows]
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    axes.plot(epochs, [row[f"train_top{k}"] for row in rows], marker="o", label="train")
+    axes.plot(epochs, [row[f"val_top{k}"] for row in rows], marker="s", label="val")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(f"top-{k} accuracy (%)")
+    axes.set_title(f"{title}: top-{k} accuracy" if title else f"Top-{k} accuracy")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return _save(figure, path)
+
+
+def plot_loss_curves(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
+    """Train and val cross-entropy per epoch, from metrics.csv rows."""
+    epochs = [row["epoch"] for row in rows]
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    axes.plot(epochs, [row["train_loss"] for row in rows], marker="o", label="train")
+    axes.plot(epochs, [row["val_loss"] for row in rows], marker="s", label="val")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("cross-entropy loss (nats)")
+    axes.set_title(f"{title}: loss" if title else "Loss")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return _save(figure, path)
+
+
+def plot_lr_schedule(
+    epochs: Sequence[float], lrs: Sequence[float], warmup_epochs: float, path: Path, title: str = ""
+) -> Path:
+    """The learning rate of every optimizer step, x axis in (fractional) epochs."""
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    axes.plot(epochs, lrs, label="learning rate (per step)")
+    if warmup_epochs:
+        axes.axvline(warmup_epochs, color="grey", linestyle="--", label="end of warm-up")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("learning rate")
+    axes.set_title(f"{title}: learning rate" if title else "Learning rate")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return _save(figure, path)
+
+
+# --- saliency and adversarial examples (the study's Figures 12 and 13) ----------------
+
+_CORRECT_COLOUR, _WRONG_COLOUR = "tab:green", "tab:red"
+
+
+def _class_name(classes: Sequence[str], index: int) -> str:
+    """'/f/field/cultivated' -> 'field/cultivated'; plain names pass through."""
+    name = classes[index] if 0 <= index < len(classes) else str(index)
+    parts = name.strip("/").split("/")
+    if len(parts) > 1 and len(parts[0]) == 1:  # MiniPlaces' leading letter folder
+        parts = parts[1:]
+    return "/".join(parts).replace("_", " ")
+
+
+def _pixels(image: torch.Tensor) -> Any:
+    """(3, H, W) [0, 1] tensor -> (H, W, 3) array for imshow."""
+    return image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def _prediction_legend(figure: plt.Figure) -> None:
+    patches = [
+        matplotlib.patches.Patch(color=_CORRECT_COLOUR, label="prediction correct"),
+        matplotlib.patches.Patch(color=_WRONG_COLOUR, label="prediction wrong"),
+    ]
+    figure.legend(handles=patches, loc="lower center", ncol=2, frameon=False)
+
+
+def plot_saliency_grid(
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    predicted: Sequence[int],
+    true: Sequence[int],
+    classes: Sequence[str],
+    path: Path,
+    title: str,
+    pairs_per_row: int = 4,
+) -> Path:
+    """Each image beside its saliency heat map over a grey copy; true and predicted class.
+
+    ``images`` (N, 3, H, W) and ``maps`` (N, 1, H, W); each map is scaled to its own 99th
+    percentile, so the colour scale shows where a model looks, not how strongly.
+    """
+    count = len(images)
+    rows = -(-count // pairs_per_row)
+    figure, axes = plt.subplots(
+        rows,
+        2 * pairs_per_row,
+        figsize=(2.0 * 2 * pairs_per_row, 2.25 * rows + 0.9),
+        squeeze=False,
+    )
+    heat = None
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        sample, is_map = divmod(index, 2)
+        if sample >= count:
+            continue
+        image = _pixels(images[sample])
+        if not is_map:
+            axis.imshow(image)
+            axis.set_title(f"true: {_class_name(classes, true[sample])}", fontsize=8)
+            continue
+        saliency = maps[sample, 0].detach().float().cpu()
+        scale = torch.quantile(saliency.flatten(), 0.99).clamp_min(1e-12)
+        axis.imshow(image.mean(axis=2), cmap="gray", vmin=0, vmax=1)
+        heat = axis.imshow(
+            (saliency / scale).clamp(max=1).numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1
+        )
+        correct = predicted[sample] == true[sample]
+        axis.set_title(
+            f"pred: {_class_name(classes, predicted[sample])}",
+            fontsize=8,
+            color=_CORRECT_COLOUR if correct else _WRONG_COLOUR,
+        )
+    figure.suptitle(title)
+    _prediction_legend(figure)
+    figure.tight_layout(rect=(0, 0.04, 0.93, 1))
+    if heat is not None:
+        colour_bar = figure.colorbar(heat, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
+        colour_bar.set_label("saliency (fraction of the image's 99th percentile)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return path
+
+
+def plot_epsilon_sweep(
+    epsilons: Sequence[float],
+    top1: Sequence[float],
+    top5: Sequence[float],
+    path: Path,
+    title: str,
+    marked_epsilon: float | None = None,
+) -> Path:
+    """Top-1 and top-5 accuracy under attack against the L-infinity budget in grey levels."""
+    levels = [255 * epsilon for epsilon in epsilons]
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    axes.plot(levels, top1, marker="o", label="top-1")
+    axes.plot(levels, top5, marker="s", label="top-5")
+    if marked_epsilon is not None:
+        axes.axvline(
+            255 * marked_epsilon,
+            color="grey",
+            linestyle="--",
+            label=f"epsilon of the attack ({255 * marked_epsilon:.3g}/255)",
+        )
+    axes.set_xlabel("epsilon (grey levels out of 255, L-infinity)")
+    axes.set_ylabel("accuracy under attack (%)")
+    axes.set_ylim(0, 100)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return _save(figure, path)
+
+
+def plot_adversarial_grid(
+    originals: torch.Tensor,
+    adversarials: torch.Tensor,
+    true: Sequence[int],
+    clean_predicted: Sequence[int],
+    adversarial_predicted: Sequence[int],
+    targets: Sequence[int] | None,
+    classes: Sequence[str],
+    epsilon: float,
+    path: Path,
+    title: str,
+) -> Path:
+    """Per row: the original, the adversarial image, and the perturbation amplified so that
+    -epsilon..+epsilon spans black..white; predictions coloured by correctness."""
+    rows = len(originals)
+    figure, axes = plt.subplots(rows, 3, figsize=(7.2, 2.3 * rows + 0.8), squeeze=False)
+    amplification = 1 / (2 * epsilon) if epsilon > 0 else 1.0
+    for row in range(rows):
+        perturbation = (adversarials[row] - originals[row]) * amplification + 0.5
+        panels = [
+            (
+                originals[row],
+                f"true: {_class_name(classes, true[row])}\n"
+                f"pred: {_class_name(classes, clean_predicted[row])}",
+                clean_predicted[row],
+            ),
+            (
+                adversarials[row],
+                f"adversarial pred:\n{_class_name(classes, adversarial_predicted[row])}",
+                adversarial_predicted[row],
+            ),
+            (
+                perturbation,
+                f"perturbation x{amplification:.0f}"
+                + (
+                    f"\ntarget: {_class_name(classes, targets[row])}" if targets is not None else ""
+                ),
+                None,
+            ),
+        ]
+        for axis, (image, caption, prediction) in zip(axes[row], panels, strict=True):
+            axis.imshow(_pixels(image))
+            axis.axis("off")
+            colour = "black"
+            if prediction is not None:
+                colour = _CORRECT_COLOUR if prediction == true[row] else _WRONG_COLOUR
+            axis.set_title(caption, fontsize=8, color=colour)
+    figure.suptitle(title)
+    _prediction_legend(figure)
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return path
+
+
+# --- evaluation: confusion matrix and reliability diagram ------------------------------
+
+CELL_INCHES = 0.16  # per class on each axis of the confusion matrix
+ANNOTATE_MAX_CLASSES = 20  # write the share in each cell up to this many classes
+
+
+def plot_confusion_matrix(
+    confusion: torch.Tensor, classes: Sequence[str], path: Path, title: str
+) -> Path:
+    """Row-normalised confusion matrix: the share (%) of each true class's images given to
+    each predicted class. The figure grows with the class count so that every class name
+    stays readable (100 classes: about 19 inches square)."""
+    counts = confusion.double()
+    shares = 100 * counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
+    count = len(classes)
+    side = min(max(6.0, CELL_INCHES * count + 3.5), 24.0)
+    font = 9 if count <= 20 else max(5, round(9 - count / 30))  # 100 classes: 6 pt
+    names = [_class_name(classes, index) for index in range(count)]
+    figure, axes = plt.subplots(figsize=(side + 1, side))
+    image = axes.imshow(shares.numpy(), cmap="Blues", vmin=0, vmax=100)
+    axes.set_xticks(range(count), names, rotation=90, fontsize=font)
+    axes.set_yticks(range(count), names, fontsize=font)
+    large = 10 + side / 4  # titles grow with the figure
+    axes.set_xlabel("predicted class", fontsize=large)
+    axes.set_ylabel("true class", fontsize=large)
+    axes.set_title(
+        f"Confusion matrix: {title}\n(each row: share of that class's images, %)",
+        fontsize=large + 2,
+    )
+    if count <= ANNOTATE_MAX_CLASSES:
+        for true, row in enumerate(shares.tolist()):
+            for predicted, share in enumerate(row):
+                if share >= 0.5:
+                    colour = "white" if share > 50 else "black"
+                    style = {"ha": "center", "va": "center", "fontsize": font - 2}
+                    axes.text(predicted, true, f"{share:.0f}", color=colour, **style)
+    colourbar = figure.colorbar(image, ax=axes, fraction=0.04, pad=0.02)
+    colourbar.set_label("images of the true class predicted as this class (%)", fontsize=large)
+    return _save(figure, path)
+
+
+def plot_reliability_diagram(calibration: Any, path: Path, title: str) -> Path:
+    """Top-1 accuracy against confidence per bin (a `scenelab.metrics.Calibration`), the
+    diagonal of perfect calibration, and below it how many images fall in each bin."""
+    width = 100 / len(calibration.count)
+    filled = [index for index, count in enumerate(calibration.count) if count]
+    centres = [width * (index + 0.5) for index in filled]
+    accuracy = [100 * calibration.accuracy[index] for index in filled]
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6.4, 6.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    top.bar(centres, accuracy, width=width, edgecolor="black", label="top-1 accuracy in the bin")
+    top.plot([0, 100], [0, 100], color="tab:red", linestyle="--", label="perfect calibration")
+    top.set_xlim(0, 100)
+    top.set_ylim(0, 100)
+    top.set_ylabel("top-1 accuracy (%)")
+    ece = 100 * calibration.expected_error
+    top.set_title(f"Reliability: {title}\nexpected calibration error {ece:.2f}%")
+    top.grid(alpha=0.3)
+    top.legend(loc="upper left")
+    counts = [calibration.count[index] for index in filled]
+    bottom.bar(centres, counts, width=width, color="grey", label="images per bin")
+    bottom.set_xlabel("confidence of the top-1 prediction (%)")
+    bottom.set_ylabel("images")
+    bottom.legend(loc="best")
+    return _save(figure, path)
+
+
+# --- comparing runs (the study's Figures 4-5 and 7-11) ---------------------------------
+
+_CURVE_AXIS = {
+    "top1": ("top-1 accuracy (%)", "top-1 accuracy"),
+    "top5": ("top-5 accuracy (%)", "top-5 accuracy"),
+    "loss": ("cross-entropy loss (nats)", "loss"),
+}
+
+
+def plot_run_comparison(
+    runs: dict[str, Sequence[dict[str, Any]]], curve: str, path: Path, title: str = ""
+) -> Path:
+    """Train (dashed) and val (solid) `curve` ("top1", "top5" or "loss") per epoch for
+    several runs' metrics.csv rows, one colour per run."""
+    label, what = _CURVE_AXIS[curve]
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    for index, (name, rows) in enumerate(runs.items()):
+        epochs = [row["epoch"] for row in rows]
+        style = {"color": f"C{index % 10}", "markersize": 3}
+        train = [row[f"train_{curve}"] for row in rows]
+        val = [row[f"val_{curve}"] for row in rows]
+        axes.plot(epochs, train, linestyle="--", marker="o", label=f"{name} train", **style)
+        axes.plot(epochs, val, marker="s", label=f"{name} val", **style)
+    axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes.set_ylabel(label)
+    axes.set_title(f"{title}: {what}" if title else f"{what.capitalize()}: train and val")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    return _save(figure, path)

@@ -1,0 +1,48 @@
+"""``scenelab train``: a run config from --config, flags and --resume, then the loop."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from scenelab.config import RunConfig
+from scenelab.errors import ScenelabError
+from scenelab.train.checkpoint import CHECKPOINT_DIR
+from scenelab.train.engine import train
+
+CONFIG_KEYS = frozenset(field.name for field in fields(RunConfig))
+
+
+def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The run settings given on the command line (flags left out are absent)."""
+    return {key: value for key, value in vars(args).items() if key in CONFIG_KEYS}
+
+
+def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> RunConfig:
+    """The run's saved config, with the flags that may change on a resume."""
+    saved_path = run_dir / "config.yaml"
+    if not (run_dir / CHECKPOINT_DIR / "last.pt").is_file() or not saved_path.is_file():
+        raise ScenelabError(
+            f"--resume {run_dir}: not a run folder (needs config.yaml and {CHECKPOINT_DIR}/last.pt)"
+        )
+    saved = RunConfig.from_yaml(saved_path)
+    wanted = saved.replace(**overrides, out=str(run_dir))
+    differences = saved.differences(wanted)
+    if differences:
+        raise ScenelabError(
+            f"--resume {run_dir}: these settings differ from the run's config.yaml, so the run "
+            f"could not continue exactly: {'; '.join(differences)}"
+        )
+    return wanted
+
+
+def train_command(args: argparse.Namespace) -> int:
+    overrides = flag_overrides(args)
+    if args.resume is not None:
+        train(resumed_config(Path(args.resume), overrides), resume=True)
+        return 0
+    base = RunConfig.from_yaml(args.config) if args.config is not None else RunConfig()
+    train(base.replace(**overrides))
+    return 0

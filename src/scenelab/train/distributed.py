@@ -1,0 +1,71 @@
+"""Data-parallel training across processes started by ``torchrun``.
+
+``torchrun --nproc_per_node N -m scenelab train ...`` sets RANK, WORLD_SIZE and
+LOCAL_RANK; one process is then the same as a world of size 1. Metrics are summed
+across ranks as exact counts, and only rank 0 writes logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def init_world(device_type: str) -> World:
+    """Join the process group torchrun describes (gloo on CPU, NCCL on CUDA), if any."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return World()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def leave_world(world: World) -> None:
+    if world.distributed and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def sum_across(world: World, values: list[float], device: torch.device) -> list[float]:
+    """Element-wise sums over all ranks (float64, so counts stay exact)."""
+    if not world.distributed:
+        return list(values)
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor.tolist()
+
+
+def any_across(world: World, flags: list[bool], device: torch.device) -> list[bool]:
+    """Element-wise "any rank says yes", so that every rank takes the same decision."""
+    if not world.distributed:
+        return list(flags)
+    tensor = torch.tensor(flags, dtype=torch.int32, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return [bool(flag) for flag in tensor.tolist()]
+
+
+def broadcast_object(world: World, value: object) -> object:
+    """Rank 0's ``value`` on every rank."""
+    if not world.distributed:
+        return value
+    holder = [value]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]

@@ -1,0 +1,34 @@
+"""A tiny class-folder dataset on disk, so that training tests use the real data path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.io import write_png
+
+CLASSES = ("red", "green", "blue")
+TRAIN_PER_CLASS = 8
+VAL_PER_CLASS = 4
+SIZE = 20
+
+
+def _write_split(root: Path, split: str, per_class: int, generator: torch.Generator) -> None:
+    for label, name in enumerate(CLASSES):
+        folder = root / split / name
+        folder.mkdir(parents=True)
+        for index in range(per_class):
+            image = torch.randint(0, 120, (3, SIZE, SIZE), generator=generator, dtype=torch.uint8)
+            image[label] += 120  # one dominant channel per class: learnable in a few steps
+            write_png(image, str(folder / f"{index:03d}.png"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """3 classes, 24 train and 12 val 20x20 PNGs in class folders."""
+    root = tmp_path_factory.mktemp("tiny")
+    generator = torch.Generator().manual_seed(0)
+    _write_split(root, "train", TRAIN_PER_CLASS, generator)
+    _write_split(root, "val", VAL_PER_CLASS, generator)
+    return root

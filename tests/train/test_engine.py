@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import csv
+import os
+import signal
+
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, log_loss
+
+from scenelab.cli import main
+from scenelab.config import RunConfig
+from scenelab.data import build_dataset, build_transform
+from scenelab.errors import ScenelabError
+from scenelab.train import engine
+from scenelab.train.checkpoint import load_checkpoint, load_model
+from scenelab.train.command import resumed_config
+from scenelab.train.engine import train
+from scenelab.train.logs import METRIC_COLUMNS
+
+# Columns that measure the machine, not the computation.
+TIMING_COLUMNS = {"epoch_time_s", "images_per_s", "peak_memory_mib"}
+
+
+def tiny_config(data, out, **changes) -> RunConfig:
+    """SimpleNet on the tiny dataset: 3 steps of 8 images per epoch, float32, deterministic."""
+    config = RunConfig(
+        data=str(data),
+        model="simplenet",
+        epochs=3,
+        batch_size=8,
+        image_size=16,
+        augment="study",
+        workers=0,
+        amp="off",
+        deterministic=True,
+        threads=1,
+        out=str(out),
+    )
+    return config.replace(**changes)
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a["model"].keys() == b["model"].keys()
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    for slot_a, slot_b in zip(
+        a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True
+    ):
+        assert torch.equal(slot_a["momentum_buffer"], slot_b["momentum_buffer"])
+
+
+def same_computation(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in rows]
+
+
+def stop_at_call(monkeypatch, call: int, action) -> None:
+    """Run ``action`` when the training loop takes its ``call``-th step (1-based)."""
+    real_step = engine.train_step
+    calls = 0
+
+    def step(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            return action(real_step, *args, **kwargs)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "train_step", step)
+
+
+def test_run_folder_and_logged_metrics_match_sklearn(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    rows = train(tiny_config(tiny_dataset, run, epochs=2))
+
+    with open(run / "metrics.csv") as file:
+        logged = list(csv.DictReader(file))
+    assert tuple(logged[0]) == METRIC_COLUMNS and len(logged) == 2
+    saved = RunConfig.from_yaml(run / "config.yaml")
+    assert saved.num_classes == 3 and saved.lr == pytest.approx(0.1 * 8 / 256)
+    assert list(run.glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in (run / "plots").iterdir()) == [
+        "loss.png",
+        "lr.png",
+        "top1.png",
+        "top5.png",
+    ]
+    assert (run / "checkpoints" / "best.pt").is_file()
+
+    # The last epoch's val metrics, recomputed from last.pt with scikit-learn.
+    model, state = load_model(run / "checkpoints" / "last.pt")
+    assert state["classes"] == ["blue", "green", "red"]
+    val = build_dataset(str(tiny_dataset), "val", transform=build_transform("study", 16, False))
+    images = torch.stack([val[i][0] for i in range(len(val))]).float() / 255
+    labels = [val[i][1] for i in range(len(val))]
+    with torch.no_grad():
+        probabilities = model(images).softmax(dim=1).numpy()
+    assert rows[-1]["val_top1"] == pytest.approx(
+        100 * accuracy_score(labels, probabilities.argmax(1))
+    )
+    assert rows[-1]["val_loss"] == pytest.approx(
+        log_loss(labels, probabilities, labels=[0, 1, 2]), rel=1e-5
+    )
+    assert rows[-1]["val_top5"] == 100.0  # 3 classes: top-5 holds every label
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_stop_signal_then_resume_is_bit_exact(tiny_dataset, tmp_path, monkeypatch, workers):
+    train(tiny_config(tiny_dataset, tmp_path / "straight", workers=workers))
+    reference = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+
+    def send_sigterm(step, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # handled after this step finishes
+        return step(*args, **kwargs)
+
+    stop_at_call(monkeypatch, 5, send_sigterm)  # epoch 2, batch 2
+    run = tmp_path / "stopped"
+    with pytest.raises(ScenelabError, match="scenelab train --resume") as stopped:
+        train(tiny_config(tiny_dataset, run, workers=workers))
+    assert stopped.value.exit_code == 128 + signal.SIGTERM
+    partial = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert (partial["step"], partial["epoch"], partial["position"]) == (5, 1, 2)
+
+    monkeypatch.undo()
+    rows = train(resumed_config(run, {}), resume=True)
+    assert_same_weights(reference, load_checkpoint(run / "checkpoints" / "last.pt"))
+    assert same_computation(rows) == same_computation(reference["metrics"])
+
+
+def test_crash_after_a_timed_checkpoint_resumes_bit_exact(tiny_dataset, tmp_path, monkeypatch):
+    train(tiny_config(tiny_dataset, tmp_path / "straight"))
+    reference = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+
+    def crash(step, *args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    stop_at_call(monkeypatch, 8, crash)  # epoch 3, batch 2: last saved after step 7
+    run = tmp_path / "crashed"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(tiny_config(tiny_dataset, run, ckpt_minutes=1e-9))  # save after every step
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 7
+
+    monkeypatch.undo()
+    train(resumed_config(run, {}), resume=True)
+    assert_same_weights(reference, load_checkpoint(run / "checkpoints" / "last.pt"))
+
+
+def test_nonfinite_loss_stops_naming_the_step_and_keeps_last_good(
+    tiny_dataset, tmp_path, monkeypatch
+):
+    def nan_loss(step, *args, **kwargs):
+        _, logits = step(*args, **kwargs)
+        return torch.tensor(float("nan")), logits
+
+    stop_at_call(monkeypatch, 5, nan_loss)
+    run = tmp_path / "nan"
+    with pytest.raises(ScenelabError, match="nan at step 5") as stopped:
+        train(tiny_config(tiny_dataset, run))
+    assert stopped.value.exit_code == engine.NONFINITE_LOSS_EXIT
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert (last["step"], last["epoch"]) == (3, 1)  # the end of epoch 1
+
+
+def test_impossible_values_are_refused_before_any_work(tiny_dataset, tmp_path, monkeypatch):
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was loaded")
+
+    monkeypatch.setattr(engine, "build_dataset", no_data)
+    with pytest.raises(ScenelabError, match="--epochs must be positive"):
+        train(tiny_config(tiny_dataset, tmp_path / "a", epochs=0))
+    with pytest.raises(ScenelabError, match="longer than training"):
+        train(tiny_config(tiny_dataset, tmp_path / "a", epochs=2, warmup_epochs=3))
+    monkeypatch.undo()
+    with pytest.raises(ScenelabError, match="larger than the training set"):
+        train(tiny_config(tiny_dataset, tmp_path / "a", batch_size=25))
+    assert not (tmp_path / "a").exists()
+
+
+def test_resume_refuses_a_different_recipe_and_a_new_run_refuses_an_old_folder(
+    tiny_dataset, tmp_path
+):
+    run = tmp_path / "run"
+    train(tiny_config(tiny_dataset, run, epochs=1))
+    with pytest.raises(ScenelabError, match=r"lr: 0\.003125 -> 0\.5"):
+        resumed_config(run, {"lr": 0.5, "workers": 1})
+    with pytest.raises(ScenelabError, match="--resume"):
+        train(tiny_config(tiny_dataset, run, epochs=1))
+
+
+def test_cli_errors_are_one_line_without_traceback(capsys):
+    assert main(["train", "--epochs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("scenelab: error: --epochs must be positive") and "Traceback" not in err
