@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from scenelab.attacks import fgsm, least_likely_classes, pgd
+from scenelab.attacks import fgsm, least_likely_classes, pgd, pgd_images
 from scenelab.errors import ScenelabError
 from scenelab.models.simplenet import SimpleNet
 
@@ -37,9 +37,35 @@ def test_pgd_without_random_start_equals_torchattacks(simplenet_batch, target):
     expected = reference(images, labels)
 
     result = pgd(model, images, labels, EPSILON, step, steps=10, random_start=False, target=target)
+    bare = pgd_images(
+        model, images, labels, EPSILON, step, steps=10, random_start=False, target=target
+    )
 
     torch.testing.assert_close(result.images, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(bare, expected, rtol=0, atol=1e-6)
     assert (result.images != images).any()
+
+
+def test_pgd_images_is_pgd_without_the_records(simplenet_batch):
+    model, images, labels = simplenet_batch
+    for target in ("untargeted", "least_likely", 4):
+        full = pgd(
+            model,
+            images,
+            labels,
+            steps=3,
+            target=target,
+            generator=torch.Generator().manual_seed(2),
+        )
+        bare = pgd_images(
+            model,
+            images,
+            labels,
+            steps=3,
+            target=target,
+            generator=torch.Generator().manual_seed(2),
+        )
+        assert torch.equal(bare, full.images)
 
 
 def test_fgsm_equals_torchattacks(simplenet_batch):

@@ -1,7 +1,7 @@
 """Adversarial attacks in pixel space (PGD, FGSM) and accuracy under attack."""
 
 from scenelab.attacks.epsilon import parse_epsilon, parse_epsilons
-from scenelab.attacks.pgd import AttackResult, fgsm, least_likely_classes, pgd
+from scenelab.attacks.pgd import AttackResult, fgsm, least_likely_classes, pgd, pgd_images
 from scenelab.attacks.robust import RobustAccuracy, robust_accuracy
 
 __all__ = [
@@ -12,5 +12,6 @@ __all__ = [
     "parse_epsilon",
     "parse_epsilons",
     "pgd",
+    "pgd_images",
     "robust_accuracy",
 ]

@@ -49,10 +49,13 @@ def check_pixels(images: torch.Tensor) -> None:
             f"expected a float (N, C, H, W) batch of [0, 1] pixels, got {images.dtype} "
             f"of shape {tuple(images.shape)} (uint8 batches: x.float().div(255))"
         )
-    if images.numel() and (images.min() < 0 or images.max() > 1):
+    if not images.numel():
+        return
+    low, high = torch.aminmax(images)
+    if bool((low < 0) | (high > 1)):  # one device synchronisation
         raise ScenelabError(
-            f"pixels must lie in [0, 1], got [{images.min().item():.3g}, "
-            f"{images.max().item():.3g}]: pass pixels, not normalised input"
+            f"pixels must lie in [0, 1], got [{low.item():.3g}, {high.item():.3g}]: "
+            "pass pixels, not normalised input"
         )
 
 

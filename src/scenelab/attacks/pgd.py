@@ -12,10 +12,12 @@ Wong, Rice and Kolter 2020's "FGSM-RS" ("Fast is better than free").
 
 Defaults mirror the study: 10 steps; epsilon 6/255, because the study's budget was 0.1 in
 normalised units, and one normalised unit is one ImageNet standard deviation (about 0.23
-in pixels), so 0.1 x 0.23 x 255 is about 6 grey levels; the least-likely target is the
-study's choice (`target="least_likely"`); step size 2.5 eps / steps, the rule of Madry et
-al.'s `robustness` library, which lets a walk from any point of the ball reach its far
-side (capped at eps without a random start, where a longer step can only overshoot).
+in pixels), so 0.1 x 0.23 x 255 is about 6 grey levels; step size 2.5 eps / steps, the
+rule of Madry et al.'s `robustness` library, which lets a walk from any point of the ball
+reach its far side (capped at eps without a random start, where a longer step can only
+overshoot). The study aimed at the least-likely class (`target="least_likely"`, the
+default of `scenelab attack`); the library's default is untargeted, the stronger attack
+and the usual measure of robust accuracy.
 
 The model runs in eval mode with frozen parameters (see `scenelab.attacks.guard`); each
 step takes the gradient with respect to the images only and keeps no graph, so memory is
@@ -91,16 +93,20 @@ def pgd(
     the highest objective. ``generator`` draws the random starts (on the images' device).
     ``allow_unnormalized=True`` accepts a model whose first layer is not
     `scenelab.nn.Normalize`; only for models that take [0, 1] pixels some other way.
+    The records cost one forward pass per restart; `pgd_images` skips them.
     """
-    check_pixel_model(model, allow_unnormalized)
-    check_pixels(images)
-    step_size = check_settings(epsilon, step_size, steps, random_start, restarts)
-    if labels.shape != images.shape[:1]:
-        raise ScenelabError(
-            f"labels of shape {tuple(labels.shape)} do not match {images.shape[0]} images"
-        )
+    step_size, labels = _checked(
+        model,
+        images,
+        labels,
+        epsilon,
+        step_size,
+        steps,
+        random_start,
+        restarts,
+        allow_unnormalized,
+    )
     images = images.detach()
-    labels = labels.detach().to(images.device, torch.int64)
     with frozen_eval(model):
         targets, targeted = _choose_targets(model, images, labels, target)
         best_images, best_logits, best_success, best_objective = None, None, None, None
@@ -133,6 +139,36 @@ def pgd(
         linf=perturbation.abs().amax(dim=1),
         l2=perturbation.norm(dim=1),
     )
+
+
+def pgd_images(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epsilon: float = DEFAULT_EPSILON,
+    step_size: float | None = None,
+    steps: int = DEFAULT_STEPS,
+    random_start: bool = True,
+    target: Target = "untargeted",
+    generator: torch.Generator | None = None,
+    allow_unnormalized: bool = False,
+) -> torch.Tensor:
+    """Only the adversarial images of one `pgd` run: what adversarial training needs per batch.
+
+    Same checks, eval mode and arguments as `pgd` (without restarts); no records, so no
+    forward pass beyond the ``steps`` gradient passes (and, for ``"least_likely"`` or a
+    class index, the clean pass that fixes the target). FGSM-RS (Wong et al. 2020) is
+    ``steps=1, step_size=1.25 * epsilon, random_start=True``.
+    """
+    step_size, labels = _checked(
+        model, images, labels, epsilon, step_size, steps, random_start, 1, allow_unnormalized
+    )
+    images = images.detach()
+    with frozen_eval(model):
+        targets, targeted = _choose_targets(model, images, labels, target)
+        return _pgd_walk(
+            model, images, targets, targeted, epsilon, step_size, steps, random_start, generator
+        )
 
 
 def fgsm(
@@ -172,6 +208,28 @@ def least_likely_classes(logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     masked = logits.detach().clone()
     masked.scatter_(1, labels[:, None], float("inf"))
     return masked.argmin(dim=1)
+
+
+def _checked(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epsilon: float,
+    step_size: float | None,
+    steps: int,
+    random_start: bool,
+    restarts: int,
+    allow_unnormalized: bool,
+) -> tuple[float, torch.Tensor]:
+    """Check every argument; return the step size to use and the labels as int64."""
+    check_pixel_model(model, allow_unnormalized)
+    check_pixels(images)
+    step_size = check_settings(epsilon, step_size, steps, random_start, restarts)
+    if labels.shape != images.shape[:1]:
+        raise ScenelabError(
+            f"labels of shape {tuple(labels.shape)} do not match {images.shape[0]} images"
+        )
+    return step_size, labels.detach().to(images.device, torch.int64)
 
 
 def check_settings(
@@ -239,10 +297,9 @@ def _pgd_walk(
         adversarial = adversarial.detach().requires_grad_(True)
         loss = F.cross_entropy(model(adversarial), targets, reduction="sum")
         (gradient,) = torch.autograd.grad(loss, adversarial)
-        with torch.no_grad():
-            stepped = adversarial + direction * gradient.sign_()
-            delta = (stepped - images).clamp_(-epsilon, epsilon)
-            adversarial = (images + delta).clamp_(0, 1)
+        with torch.no_grad():  # one new buffer per step; the projection works in place
+            adversarial = torch.add(adversarial, gradient.sign_(), alpha=direction)
+            adversarial.sub_(images).clamp_(-epsilon, epsilon).add_(images).clamp_(0, 1)
     return adversarial.detach()
 
 
