@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from scenelab.attacks.adversarial import adversarial_problems, resolve_adversarial
 from scenelab.errors import ScenelabError
 
 BASE_LR = 0.1  # for a batch of 256, scaled linearly (Goyal et al. 2017)
@@ -80,6 +81,13 @@ class RunConfig:
     device: str = "auto"
     out: str | None = None
     ckpt_minutes: float | None = None
+    # Adversarial training (scenelab.attacks.adversarial); all None unless adv != "none".
+    adv: str = "none"
+    adv_steps: int | None = None
+    adv_epsilon: float | None = None  # pixels; "6/255" is accepted and parsed
+    adv_step_size: float | None = None
+    adv_target: str | None = None
+    adv_random_start: bool | None = None
     num_classes: int | None = None
 
     @classmethod
@@ -141,6 +149,7 @@ def resolve(config: RunConfig, *, image_size: int, default_amp: str) -> RunConfi
         out=config.out or str(Path("runs") / f"{config.model}-{Path(config.data).name}"),
     )
     validate(resolved)
+    resolved = resolved.replace(**resolve_adversarial(resolved))
     return resolved
 
 
@@ -183,5 +192,6 @@ def validate(config: RunConfig) -> None:
     ):
         if value is not None and value not in choices:
             problems.append(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
+    problems.extend(adversarial_problems(config))
     if problems:
         raise ScenelabError("; ".join(problems))

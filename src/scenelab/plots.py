@@ -58,6 +58,25 @@ def plot_loss_curves(rows: Sequence[dict[str, Any]], path: Path, title: str = ""
     return _save(figure, path)
 
 
+def plot_robust_accuracy(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
+    """Adversarial training: train (on adversarial batches), clean val and robust val top-1
+    per epoch, with the epochs where training collapsed marked."""
+    epochs = [row["epoch"] for row in rows]
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    axes.plot(epochs, [row["train_top1"] for row in rows], marker="o", label="train (adversarial)")
+    axes.plot(epochs, [row["val_top1"] for row in rows], marker="s", label="val, clean")
+    axes.plot(epochs, [row["val_robust_top1"] for row in rows], marker="^", label="val, under PGD")
+    for row in rows:
+        if int(row.get("adv_collapsed", 0)):
+            axes.axvline(row["epoch"], color="tab:red", linestyle="--", label="collapse")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("top-1 accuracy (%)")
+    axes.set_title(f"{title}: clean vs robust" if title else "Clean vs robust accuracy")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return _save(figure, path)
+
+
 def plot_lr_schedule(
     epochs: Sequence[float], lrs: Sequence[float], warmup_epochs: float, path: Path, title: str = ""
 ) -> Path:

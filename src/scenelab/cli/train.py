@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.attacks.adversarial import ADV_CHOICES, ADV_TARGETS
+from scenelab.attacks.epsilon import parse_epsilon
 from scenelab.config import AMP_CHOICES, AUGMENT_CHOICES, CONV_CHOICES
+from scenelab.errors import ScenelabError
 from scenelab.train.command import train_command
+
+
+def _pixels(flag: str):
+    """An argparse type: a number or fraction like 6/255 in [0, 1]."""
+
+    def parse(text: str) -> float:
+        try:
+            return parse_epsilon(text, flag)
+        except ScenelabError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,6 +80,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     recipe.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 1)")
     recipe.add_argument("--label-smoothing", type=float, metavar="EPS", help="default 0")
     recipe.add_argument("--seed", type=int, help="default 0")
+
+    adversarial = parser.add_argument_group(
+        "adversarial training",
+        "L-infinity examples made on the fly for every batch, in pixel units. Each epoch "
+        "also logs robust val accuracy (10-step untargeted PGD at the same epsilon on the "
+        "first 512 val images); best.pt is then the most robust epoch, and training stops "
+        "if robust accuracy collapses (catastrophic overfitting).",
+    )
+    adversarial.add_argument(
+        "--adv",
+        choices=ADV_CHOICES,
+        help="pgd (Madry et al. 2017) or fgsm-rs (one step of 1.25 epsilon from a random "
+        "start, Wong et al. 2020); default none",
+    )
+    adversarial.add_argument(
+        "--adv-steps", type=int, metavar="N", help="PGD steps (default 5, the study's)"
+    )
+    adversarial.add_argument(
+        "--adv-epsilon",
+        type=_pixels("--adv-epsilon"),
+        metavar="EPS",
+        help="budget in pixels, a number or a fraction like 6/255 (default 6/255)",
+    )
+    adversarial.add_argument(
+        "--adv-step-size",
+        type=_pixels("--adv-step-size"),
+        metavar="STEP",
+        help="step in pixels (default 2.5*epsilon/steps for pgd, 1.25*epsilon for fgsm-rs)",
+    )
+    adversarial.add_argument(
+        "--adv-target",
+        choices=ADV_TARGETS,
+        help="untargeted (default: raise the true label's loss) or least_likely (the study's)",
+    )
+    adversarial.add_argument(
+        "--adv-random-start",
+        action=argparse.BooleanOptionalAction,
+        help="start each PGD walk at a uniform random point of the ball (default: yes)",
+    )
 
     speed = parser.add_argument_group("hardware")
     speed.add_argument(

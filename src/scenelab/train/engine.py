@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from scenelab import plots
+from scenelab.attacks.adversarial import RobustValidation, build_adversary, collapse_reason
 from scenelab.config import RunConfig, resolve, validate
 from scenelab.data import build_dataset, build_loader, build_transform, default_image_size
 from scenelab.errors import ScenelabError
@@ -55,8 +57,16 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     autocast: Callable[[], AbstractContextManager],
+    make_inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One SGD step on [0, 1] float images; returns the (detached) loss and logits."""
+    """One SGD step on [0, 1] float images; returns the (detached) loss and logits.
+
+    ``make_inputs(images, labels)``, if given, replaces the batch first (adversarial
+    training: it makes the examples in eval mode; the forward below runs in train mode).
+    """
+    if make_inputs is not None:
+        with autocast():
+            images = make_inputs(images, labels)
     with autocast():
         logits = model(images)
         loss = loss_fn(logits, labels)
@@ -225,6 +235,13 @@ class Trainer:
         self._build_data(config)
         self.config = config = config.replace(num_classes=len(self.classes))
         self._build_model(config, resume)
+        self.adversary = build_adversary(config)  # None unless --adv pgd / fgsm-rs
+        self.robust_validation = (
+            RobustValidation(self.val_loader.dataset, config.adv_epsilon, config.seed)
+            if self.adversary
+            else None
+        )
+        self.collapse: str | None = None  # set when adversarial training collapses
         self.epoch, self.step, self.position = 0, 0, 0  # position: batches done this epoch
         self.totals, self.epoch_elapsed = Totals(), 0.0
         self.metrics: list[dict[str, Any]] = []
@@ -364,6 +381,8 @@ class Trainer:
             for epoch in range(self.epoch, self.config.epochs):
                 started = self._train_epoch(epoch, signals)
                 self._finish_epoch(epoch, started)
+                if self.collapse:
+                    break
         if self.world.is_main:
             self.tensorboard.close()
             print(format_table(self.metrics), flush=True)
@@ -401,6 +420,7 @@ class Trainer:
                 self.optimizer,
                 self.scaler,
                 self.autocast,
+                partial(self.adversary, self.model) if self.adversary else None,
             )
             loss_value = loss.item()
             self.totals.add(loss_value, logits, labels.to(device))
@@ -462,11 +482,17 @@ class Trainer:
         }
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
+        if self.robust_validation:
+            row.update(self.robust_validation.measure(self.model, self.device))
+            self.collapse = collapse_reason([*self.metrics, row], self.config.num_classes)
+            row["adv_collapsed"] = int(self.collapse is not None)
         self.metrics.append(row)
         self.epoch, self.position = epoch + 1, 0
         self.totals, self.epoch_elapsed = Totals(), 0.0
-        is_best = row["val_top1"] > self.best_top1
-        self.best_top1 = max(self.best_top1, row["val_top1"])
+        # With --adv, best.pt is the most robust epoch (scenelab.attacks.adversarial).
+        score = row["val_robust_top1" if self.adversary else "val_top1"]
+        is_best = score > self.best_top1
+        self.best_top1 = max(self.best_top1, score)
         self._save("last.pt", *(["best.pt"] if is_best else []))
         if self.world.is_main:
             write_metrics_csv(self.run_dir / "metrics.csv", self.metrics)
@@ -475,6 +501,13 @@ class Trainer:
             if last_epoch or time.monotonic() - self.last_plot >= PLOT_INTERVAL_S:
                 self._plot()
             print(format_epoch(row, self.config.epochs), flush=True)
+            if self.collapse:
+                print(
+                    f"catastrophic overfitting at epoch {self.epoch}: {self.collapse}; training "
+                    f"stopped, {self.run_dir / CHECKPOINT_DIR / 'best.pt'} holds the most "
+                    "robust epoch",
+                    flush=True,
+                )
 
     def _plot(self) -> None:
         self.last_plot = time.monotonic()
@@ -482,6 +515,8 @@ class Trainer:
         plots.plot_accuracy_curves(self.metrics, 1, folder / "top1.png", title)
         plots.plot_accuracy_curves(self.metrics, 5, folder / "top5.png", title)
         plots.plot_loss_curves(self.metrics, folder / "loss.png", title)
+        if self.adversary:
+            plots.plot_robust_accuracy(self.metrics, folder / "robust.png", title)
         total = self.schedule.total_steps
         lrs = [
             warmup_cosine_lr(step, self.schedule.base_lr, self.schedule.warmup_steps, total)
@@ -497,7 +532,7 @@ def format_epoch(row: dict[str, Any], epochs: int) -> str:
         f"top-1 {row['train_top1']:.2f}%  val loss {row['val_loss']:.4f} "
         f"top-1 {row['val_top1']:.2f}% top-5 {row['val_top5']:.2f}%  lr {row['lr']:.4g}  "
         f"{row['epoch_time_s']:.1f} s  {row['images_per_s']:.0f} images/s"
-    )
+    ) + (f"  robust top-1 {row['val_robust_top1']:.2f}%" if "val_robust_top1" in row else "")
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

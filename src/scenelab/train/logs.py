@@ -29,18 +29,26 @@ METRIC_COLUMNS = (
     "peak_memory_mib",
     "skipped_images",
 )
+# Added with --adv: robust val accuracy (percent) and 1 where training collapsed.
+ADV_COLUMNS = ("val_robust_top1", "val_robust_top5", "adv_collapsed")
 PLAIN_LOG_FRACTION = 0.1  # without a terminal, one line per tenth of an epoch
 
 
 def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     """Rewrite the whole file from ``rows``, so that a resumed run never repeats an epoch."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+    columns = metric_columns(rows[0]) if rows else METRIC_COLUMNS
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(buffer.getvalue())
     os.replace(temporary, path)
+
+
+def metric_columns(row: dict[str, Any]) -> tuple[str, ...]:
+    """The columns of a metrics row: the standard ones, then those of --adv if present."""
+    return METRIC_COLUMNS + tuple(column for column in ADV_COLUMNS if column in row)
 
 
 class TensorBoardLog:
@@ -54,7 +62,7 @@ class TensorBoardLog:
 
     def add_epoch(self, row: dict[str, Any]) -> None:
         epoch = row["epoch"]
-        for column in METRIC_COLUMNS[2:]:
+        for column in metric_columns(row)[2:]:
             group, _, name = column.partition("_")
             tag = f"{group}/{name}" if group in ("train", "val") else f"run/{column}"
             self.writer.add_scalar(tag, row[column], epoch)
