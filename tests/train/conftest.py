@@ -8,6 +8,8 @@ import pytest
 import torch
 from torchvision.io import write_png
 
+from scenelab.config import RunConfig
+
 CLASSES = ("red", "green", "blue")
 TRAIN_PER_CLASS = 8
 VAL_PER_CLASS = 4
@@ -32,3 +34,27 @@ def tiny_dataset(tmp_path_factory) -> Path:
     _write_split(root, "train", TRAIN_PER_CLASS, generator)
     _write_split(root, "val", VAL_PER_CLASS, generator)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_dataset):
+    """``tiny_config(out, **changes)``: SimpleNet on the tiny dataset, 3 epochs of 3 steps
+    of 8 images, float32, deterministic, one thread."""
+
+    def make(out, **changes) -> RunConfig:
+        config = RunConfig(
+            data=str(tiny_dataset),
+            model="simplenet",
+            epochs=3,
+            batch_size=8,
+            image_size=16,
+            augment="study",
+            workers=0,
+            amp="off",
+            deterministic=True,
+            threads=1,
+            out=str(out),
+        )
+        return config.replace(**changes)
+
+    return make

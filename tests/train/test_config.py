@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from scenelab.config import RunConfig, resolve, validate
+from scenelab.errors import ScenelabError
+
+
+def test_yaml_round_trip_and_unknown_keys(tmp_path):
+    config = RunConfig(data="some/folder", model="resnet18", epochs=5, lr=0.3, nesterov=True)
+    config.to_yaml(tmp_path / "run.yaml")
+    assert RunConfig.from_yaml(tmp_path / "run.yaml") == config
+
+    (tmp_path / "typo.yaml").write_text("model: simplenet\nlearning_rate: 0.1\n")
+    with pytest.raises(ScenelabError, match=r"typo\.yaml: unknown key\(s\) learning_rate"):
+        RunConfig.from_yaml(tmp_path / "typo.yaml")
+
+
+def test_resolve_fills_per_dataset_defaults_and_scales_the_lr():
+    digits = resolve(RunConfig(), image_size=32, default_amp="bf16")
+    assert (digits.epochs, digits.batch_size, digits.image_size) == (10, 32, 32)
+    assert digits.lr == pytest.approx(0.1 * 32 / 256) and digits.amp == "bf16"
+    assert digits.out == "runs/simplenet-digits"
+
+    scenes = resolve(
+        RunConfig(data="/data/miniplaces", batch_size=64), image_size=128, default_amp="off"
+    )
+    assert (scenes.epochs, scenes.augment, scenes.image_size) == (60, "study", 128)
+    assert scenes.lr == pytest.approx(0.025)
+    explicit = resolve(RunConfig(batch_size=64, lr=0.5), image_size=32, default_amp="off")
+    assert explicit.lr == 0.5
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "--epochs must be positive"),
+        ({"epochs": 2, "warmup_epochs": 3}, "longer than training"),
+        ({"batch_size": -1}, "--batch-size must be positive"),
+        ({"momentum": 1.0}, "--momentum"),
+        ({"amp": "fp8"}, "--amp must be one of bf16, fp16, off"),
+        ({"label_smoothing": 1.0}, "--label-smoothing"),
+    ],
+)
+def test_impossible_values_name_the_flag(changes, message):
+    with pytest.raises(ScenelabError, match=message):
+        validate(RunConfig(**changes))
+
+
+def test_differences_ignore_what_does_not_change_the_computation():
+    saved = RunConfig(epochs=3)
+    assert saved.differences(saved.replace(workers=8, device="cpu", ckpt_minutes=5)) == []
+    assert saved.differences(saved.replace(epochs=4, lr=0.2)) == [
+        "epochs: 3 -> 4",
+        "lr: None -> 0.2",
+    ]
