@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 from sklearn.datasets import load_digits
@@ -32,6 +34,22 @@ def batchnorm_net(num_classes: int = 10, seed: int = 0) -> nn.Sequential:
 @pytest.fixture
 def bn_net() -> nn.Sequential:
     return batchnorm_net()
+
+
+@pytest.fixture(scope="session")
+def make_bn_net() -> Callable[..., nn.Sequential]:
+    """`batchnorm_net` itself, for tests that build several (hypothesis examples)."""
+    return batchnorm_net
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny: one intra-op thread is fastest, and on a shared machine several
+    threads spin against other jobs (5x slower wall time measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

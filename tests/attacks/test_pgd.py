@@ -6,7 +6,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchattacks
-from conftest import batchnorm_net
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -144,9 +143,9 @@ def _set_modes(model: nn.Module, mode: str) -> None:
     seed=st.integers(0, 2**16),
 )
 def test_adversarial_images_stay_in_the_ball_and_the_box_and_modes_are_restored(
-    batch, size, levels, steps, random_start, target, mode, seed
+    make_bn_net, batch, size, levels, steps, random_start, target, mode, seed
 ):
-    model = batchnorm_net(seed=seed % 7)
+    model = make_bn_net(seed=seed % 7)
     _set_modes(model, mode)
     modes = [m.training for m in model.modules()]
     norm_state = {k: v.clone() for k, v in model[2].state_dict().items()}
