@@ -7,7 +7,6 @@ BIN := $(VENV)/bin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamps record what is installed; they are remade when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
