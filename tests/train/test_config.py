@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from scenelab.config import RunConfig, resolve, validate
 from scenelab.errors import ScenelabError
+from scenelab.models import list_models
 
 
 def test_yaml_round_trip_and_unknown_keys(tmp_path):
@@ -54,3 +57,19 @@ def test_differences_ignore_what_does_not_change_the_computation():
         "epochs: 3 -> 4",
         "lr: None -> 0.2",
     ]
+
+
+def test_every_recipe_in_configs_is_valid():
+    recipes = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+    assert {path.stem for path in recipes} >= {
+        "simplenet",
+        "ourbestnet2",
+        "ourbestnet3",
+        "ourbestnet4",
+        "resnet18-scratch",
+        "resnet18-finetune",
+    }
+    for path in recipes:
+        config = RunConfig.from_yaml(path)
+        validate(config)
+        assert config.model in list_models(), path

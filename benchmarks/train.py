@@ -1,0 +1,152 @@
+"""scenelab's trainer against a bare training loop on pre-loaded tensors (the compute bound).
+
+    python benchmarks/train.py [--root ../shared/data/miniplaces20] [--steps 10] [--repeats 3]
+
+For each model (SimpleNet, ResNet-18) and precision (float32; bf16 autocast + channels_last),
+at 128x128 and batch 64:
+
+- bare: forward, cross-entropy, backward and an SGD step on a batch already in memory as
+  [0, 1] floats (in channels_last where that row uses it): nothing but the compute;
+- trainer: `scenelab.train.engine.train` on a MiniPlaces folder holding the first
+  STEPS x 64 training images of ROOT (and 64 val images), two epochs; its images/s is the
+  second epoch's, as metrics.csv records it (training only, not validation). It decodes
+  JPEGs, augments (`--augment`, default `none`: decode, resize and crop only), converts on
+  the device, steps the schedule, counts top-1/top-5 and checks the loss every step.
+
+Rows run interleaved (bare, trainer, bare, trainer, ...) and the table gives medians of
+images/s and the trainer/bare ratio (the project asks for >= 0.9). Both sides use the
+same number of compute threads (`--threads`); the trainer reads images with `--workers`
+processes beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from scenelab.config import RunConfig
+from scenelab.models import build_model
+from scenelab.train.engine import train
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "miniplaces20"
+IMAGE_SIZE = 128
+BATCH = 64
+CLASSES = 20
+PRECISIONS = {"float32": ("off", False), "bf16+channels_last": ("bf16", True)}
+
+
+def subset_folder(root: Path, steps: int, folder: Path) -> Path:
+    """A MiniPlaces root with the first steps x BATCH train and BATCH val images of ``root``
+    (its images/ folder is linked, not copied)."""
+    (folder / "images").symlink_to((root / "images").resolve())
+    train_lines = (root / "train.txt").read_text().splitlines()
+    stride = len(train_lines) // (steps * BATCH)  # spread over the classes
+    (folder / "train.txt").write_text("\n".join(train_lines[::stride][: steps * BATCH]) + "\n")
+    val_lines = (root / "val.txt").read_text().splitlines()[:BATCH]
+    (folder / "val.txt").write_text("\n".join(val_lines) + "\n")
+    return folder
+
+
+def bare_images_per_s(model_name: str, amp: str, channels_last: bool, steps: int) -> float:
+    model = build_model(model_name, CLASSES)
+    images = torch.rand(BATCH, 3, IMAGE_SIZE, IMAGE_SIZE)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(CLASSES, (BATCH,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp == "bf16"):
+            loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up: allocator, oneDNN kernels
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * BATCH / (time.perf_counter() - started)
+
+
+def trainer_images_per_s(
+    data: Path, model_name: str, amp: str, channels_last: bool, args: argparse.Namespace
+) -> float:
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+        rows = train(
+            RunConfig(
+                data=str(data),
+                model=model_name,
+                epochs=2,
+                batch_size=BATCH,
+                warmup_epochs=0,
+                image_size=IMAGE_SIZE,
+                augment=args.augment,
+                workers=args.workers,
+                threads=args.threads,
+                amp=amp,
+                channels_last=channels_last,
+                out=str(Path(out) / "run"),
+            )
+        )
+    return rows[-1]["images_per_s"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--models", nargs="+", default=["simplenet", "resnet18"])
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--augment", default="none", choices=["none", "light", "study"])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    results: dict[tuple[str, str], dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        data = subset_folder(args.root, args.steps, Path(folder))
+        for repeat in range(args.repeats):
+            for model_name in args.models:
+                for precision, (amp, channels_last) in PRECISIONS.items():
+                    row = results.setdefault((model_name, precision), {"bare": [], "ours": []})
+                    row["bare"].append(
+                        bare_images_per_s(model_name, amp, channels_last, args.steps)
+                    )
+                    row["ours"].append(
+                        trainer_images_per_s(data, model_name, amp, channels_last, args)
+                    )
+                    print(
+                        f"repeat {repeat + 1}/{args.repeats} {model_name} {precision}: "
+                        f"bare {row['bare'][-1]:.1f}, trainer {row['ours'][-1]:.1f} images/s",
+                        flush=True,
+                    )
+
+    print(
+        f"\nbatch {BATCH}, {IMAGE_SIZE}x{IMAGE_SIZE}, {args.threads} compute thread(s), "
+        f"{args.workers} loader process(es), augment {args.augment}, "
+        f"medians of {args.repeats}\n"
+    )
+    print("| model | precision | bare loop images/s | trainer images/s | trainer / bare |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for (model_name, precision), row in results.items():
+        bare, ours = statistics.median(row["bare"]), statistics.median(row["ours"])
+        ratios = [o / b for o, b in zip(row["ours"], row["bare"], strict=True)]
+        print(
+            f"| {model_name} | {precision} | {bare:.1f} | {ours:.1f} | "
+            f"{statistics.median(ratios):.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
