@@ -6,8 +6,9 @@ Each pipeline row is what a DataLoader delivers of the training split of ROOT wi
 study's training recipe (uint8 batches of 128x128, nothing else done with them):
 
 - torchvision.io or PIL decoding, with 0, 1 and 2 worker processes (scenelab's datasets);
-- 0 workers with the per-image work on all of torch's intra-op threads, which is what
-  scenelab's datasets avoid (`scenelab.data.datasets.single_threaded`);
+- a plain DataLoader with 0 workers, decoding, augmenting and collating on all of torch's
+  intra-op threads, which scenelab's loader avoids (`scenelab.data.threads`; this row
+  times a fifth of the batches, as it can be very slow);
 - two candidate speed-ups, 2 workers: every image decoded once into memory beforehand, and
   the colour jitter moved after the crop (128x128 instead of 160x160 pixels; not exactly
   the study's recipe, since contrast then blends towards the crop's mean).
@@ -32,12 +33,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from scenelab.data import build_loader, build_transform
 from scenelab.data.datasets import ImageFileDataset, TensorImageDataset
 from scenelab.data.decode import decode_rgb, decode_rgb_pil
 from scenelab.data.layout import load_samples
+from scenelab.data.samples import Samples
 from scenelab.data.transforms import STUDY_JITTER, STUDY_RESIZE_FACTOR, STUDY_ROTATION_DEGREES
 from scenelab.models.simplenet import SimpleNet
 
@@ -65,6 +68,11 @@ class AllThreadsDataset(ImageFileDataset):
     __getitem__ = ImageFileDataset._load
 
 
+def all_threads_loader(samples: Samples, transform, batch_size: int) -> DataLoader:
+    """A plain DataLoader, 0 workers: loading and collation on all intra-op threads."""
+    return DataLoader(AllThreadsDataset(samples, transform), batch_size, shuffle=True)
+
+
 def jitter_after_crop(image_size: int) -> v2.Compose:
     """The study's steps with the colour jitter moved last (on the cropped image)."""
     return v2.Compose(
@@ -87,11 +95,10 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def loader_throughput(dataset, workers: int, batch_size: int, batches: int) -> Measurement:
+def loader_throughput(loader: DataLoader, batches: int) -> Measurement:
     """Images/s and CPU per image over `batches` batches, once the workers are running."""
-    loader = build_loader(dataset, batch_size, shuffle=True, workers=workers, seed=0)
     iterator = iter(loader)
-    for _ in range(max(1, 2 * workers)):  # start-up and the prefetched batches
+    for _ in range(max(1, 2 * loader.num_workers)):  # start-up and the prefetched batches
         next(iterator)
     pids = [worker.pid for worker in getattr(iterator, "_workers", [])]  # private, stable
     start, cpu_start = time.perf_counter(), cpu_seconds(pids)
@@ -142,22 +149,29 @@ def main() -> None:
         samples.classes,
         study,
     )
-    pipelines = {
-        f"{decoder}, {workers} workers": (dataset, workers)
+
+    def loader(dataset, workers: int) -> DataLoader:
+        return build_loader(dataset, args.batch_size, shuffle=True, workers=workers, seed=0)
+
+    pipelines: dict[str, Callable[[], DataLoader]] = {
+        f"{decoder}, {workers} workers": lambda d=dataset, w=workers: loader(d, w)
         for decoder, dataset in (
             ("torchvision.io", ImageFileDataset(samples, study)),
             ("PIL", PilDecodedDataset(samples, study)),
         )
         for workers in (0, 1, 2)
     }
-    pipelines["torchvision.io, 0 workers, all threads"] = (AllThreadsDataset(samples, study), 0)
-    pipelines["decoded in memory, 2 workers"] = (in_memory, 2)
+    all_threads = "torchvision.io, 0 workers, all threads"
+    pipelines[all_threads] = lambda: all_threads_loader(samples, study, args.batch_size)
+    pipelines["decoded in memory, 2 workers"] = lambda: loader(in_memory, 2)
     reordered = ImageFileDataset(samples, jitter_after_crop(IMAGE_SIZE))
-    pipelines["jitter after crop, torchvision.io, 2 workers"] = (reordered, 2)
+    pipelines["jitter after crop, torchvision.io, 2 workers"] = lambda: loader(reordered, 2)
 
     rows: dict[str, Callable[[], Measurement]] = {
-        name: lambda d=dataset, w=workers: loader_throughput(d, w, args.batch_size, args.batches)
-        for name, (dataset, workers) in pipelines.items()
+        name: lambda make=make, few=name == all_threads: loader_throughput(
+            make(), max(2, args.batches // 5) if few else args.batches
+        )
+        for name, make in pipelines.items()
     }
     simplenet = f"SimpleNet training step, batch {args.batch_size}"
     rows[simplenet] = lambda: simplenet_throughput(args.batch_size, max(3, args.batches // 4))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -17,6 +16,7 @@ from scenelab.data.digits import IMAGE_SIZE as DIGITS_IMAGE_SIZE
 from scenelab.data.digits import digits_split
 from scenelab.data.layout import check_split, load_samples
 from scenelab.data.samples import Samples
+from scenelab.data.threads import single_threaded
 from scenelab.errors import ScenelabError
 
 log = logging.getLogger(__name__)
@@ -26,26 +26,6 @@ Transform = Callable[[torch.Tensor], torch.Tensor]
 DIGITS = "digits"
 DEFAULT_IMAGE_SIZE = 128  # MiniPlaces' own size
 MAX_CONSECUTIVE_FAILURES = 32  # undecodable images in a row before giving up on the dataset
-
-
-@contextmanager
-def single_threaded() -> Iterator[None]:
-    """Run per-image work on one intra-op thread, then give the caller its threads back.
-
-    In DataLoader workers torch already uses one thread. With `workers=0` the work runs in
-    the training process, whose threads are sized for the model: on small per-image
-    tensors they only add synchronisation, and on a busy 2-core machine they made the
-    study recipe many times slower (benchmarks/data.py; docs/benchmarks.md).
-    """
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class ImageFileDataset(Dataset):

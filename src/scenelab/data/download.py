@@ -24,6 +24,7 @@ from scenelab.errors import ScenelabError
 
 CHUNK_BYTES = 1 << 20
 MAX_MEMBER_BYTES = 1 << 30  # no MiniPlaces member is near 1 GiB; a bigger one is an attack
+MAX_TOTAL_BYTES = 16 << 30  # MiniPlaces unpacks to well under 1 GiB; 16 GiB is a bomb
 TIMEOUT_S = 60
 
 
@@ -139,12 +140,16 @@ def _member_problem(member: tarfile.TarInfo, root: Path, max_member_bytes: int) 
 
 
 def safe_extract(
-    archive: Path, destination: Path, max_member_bytes: int = MAX_MEMBER_BYTES
+    archive: Path,
+    destination: Path,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
 ) -> None:
     """Extract a tar archive into `destination`, refusing it whole if any member is unsafe.
 
     Refused: absolute paths, `..`, links (symbolic or hard) that point outside
-    `destination`, device files and FIFOs, and members over `max_member_bytes`. Every
+    `destination`, device files and FIFOs, members over `max_member_bytes`, and archives
+    that would unpack to more than `max_total_bytes` (a tar bomb). Every
     member is checked before anything is written; tarfile's "data" filter checks again
     while extracting.
     """
@@ -157,6 +162,12 @@ def safe_extract(
                 problem = _member_problem(member, root, max_member_bytes)
                 if problem is not None:
                     raise ScenelabError(f"{archive}: refusing {member.name!r}: it {problem}")
+            total = sum(member.size for member in members if member.isfile())
+            if total > max_total_bytes:
+                raise ScenelabError(
+                    f"{archive}: refusing it: it would unpack to {total} bytes, over the "
+                    f"{max_total_bytes}-byte limit"
+                )
             tar.extractall(root, members=members, filter="data")
     except (tarfile.TarError, EOFError, OSError) as error:
         raise ScenelabError(f"{archive}: cannot extract ({error})") from None

@@ -30,11 +30,16 @@ UNLABELLED = -1  # the label of every image of a split without labels (MiniPlace
 def read_text(path: Path) -> str:
     """The file's text (UTF-8, BOM tolerated); a clean error when it cannot be read."""
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
+        return data.decode("utf-8-sig")
     except OSError as error:
         raise ScenelabError(f"cannot read {path}: {error.strerror or error}") from None
     except UnicodeDecodeError as error:
-        raise ScenelabError(f"{path}: not UTF-8 text ({error.reason})") from None
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ScenelabError(
+            f"{path}:{line}: not UTF-8 text (byte {data[error.start]:#04x}: {error.reason}); "
+            "save the file as UTF-8"
+        ) from None
 
 
 def _path_problem(path: str) -> str | None:

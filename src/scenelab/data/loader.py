@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
+
+from scenelab.data.threads import single_threaded
+
+
+def collate_single_threaded(samples: list) -> object:
+    """torch's default collation (stacking), on one thread: see `single_threaded`."""
+    with single_threaded():
+        return default_collate(samples)
 
 
 def build_loader(
@@ -23,7 +31,7 @@ def build_loader(
     augmentation included. With `workers=0` the augmentation draws from the global torch
     RNG, which the caller seeds. A `sampler` (a DistributedSampler, say) replaces the
     shuffling. Memory is pinned only when CUDA is there to use it; workers persist across
-    epochs.
+    epochs. Loading and collation run on one torch thread (`single_threaded`).
     """
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
@@ -36,4 +44,5 @@ def build_loader(
         persistent_workers=workers > 0,
         drop_last=drop_last,
         generator=generator,
+        collate_fn=collate_single_threaded,
     )
