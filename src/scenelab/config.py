@@ -10,6 +10,9 @@ The run folder's ``config.yaml`` holds the resolved config, so
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -81,6 +84,7 @@ class RunConfig:
     device: str = "auto"
     out: str | None = None
     ckpt_minutes: float | None = None
+    grad_clip: float | None = None  # max L2 norm of all gradients together; None: no clipping
     # Adversarial training (scenelab.attacks.adversarial); all None unless adv != "none".
     adv: str = "none"
     adv_steps: int | None = None
@@ -98,7 +102,9 @@ class RunConfig:
             raise ScenelabError(
                 f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}"
             )
-        return cls(**values)
+        hints = typing.get_type_hints(cls)
+        checked = {name: _typed(name, value, hints[name], source) for name, value in values.items()}
+        return cls(**checked)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
@@ -117,7 +123,12 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def to_yaml(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        """Write the file whole or not at all (temporary file + rename): a run killed while
+        writing it must still resume."""
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        os.replace(temporary, path)
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
@@ -130,6 +141,42 @@ class RunConfig:
             if field.name not in RESUMABLE_CHANGES
             and getattr(self, field.name) != getattr(other, field.name)
         ]
+
+
+# Settings that also take a string, parsed later ("6/255").
+_ALSO_STRINGS = frozenset({"adv_epsilon", "adv_step_size"})
+
+
+def _typed(name: str, value: Any, hint: Any, source: str) -> Any:
+    """``value`` if it has the type the field's annotation says, else ScenelabError.
+
+    A float setting also takes an int, and a string that reads as a number (YAML 1.1
+    reads ``1e-3`` as a string).
+    """
+    allowed = set(typing.get_args(hint)) or {hint}
+    if value is None and type(None) in allowed:
+        return value
+    if bool in allowed and isinstance(value, bool):
+        return value
+    if int in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if float in allowed and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if float in allowed and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            if name in _ALSO_STRINGS:
+                return value
+    if str in allowed and isinstance(value, str):
+        return value
+    kinds = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    expected = " or ".join(kinds[kind] for kind in kinds if kind in allowed)
+    if type(None) in allowed:
+        expected += " or null"
+    raise ScenelabError(
+        f"{source}: {name} must be {expected}, got {value!r} ({type(value).__name__})"
+    )
 
 
 def resolve(config: RunConfig, *, image_size: int, default_amp: str) -> RunConfig:
@@ -160,15 +207,16 @@ def validate(config: RunConfig) -> None:
         problems.append(f"--epochs must be positive, got {config.epochs}")
     if config.batch_size is not None and config.batch_size <= 0:
         problems.append(f"--batch-size must be positive, got {config.batch_size}")
-    if config.lr is not None and config.lr <= 0:
-        problems.append(f"--lr must be positive, got {config.lr}")
-    if config.wd < 0:
+    # `not a < x < b` is True for NaN as well.
+    if config.lr is not None and not 0 < config.lr < math.inf:
+        problems.append(f"--lr must be a positive number, got {config.lr}")
+    if not 0 <= config.wd < math.inf:
         problems.append(f"--wd must be >= 0, got {config.wd}")
     if not 0 <= config.momentum < 1:
         problems.append(f"--momentum must be in [0, 1), got {config.momentum}")
     if config.nesterov and config.momentum == 0:
         problems.append("--nesterov needs a non-zero --momentum")
-    if config.warmup_epochs < 0:
+    if not 0 <= config.warmup_epochs < math.inf:
         problems.append(f"--warmup-epochs must be >= 0, got {config.warmup_epochs}")
     if config.epochs is not None and config.warmup_epochs > config.epochs:
         problems.append(
@@ -183,8 +231,10 @@ def validate(config: RunConfig) -> None:
         problems.append(f"--workers must be >= 0, got {config.workers}")
     if config.threads is not None and config.threads < 1:
         problems.append(f"--threads must be at least 1, got {config.threads}")
-    if config.ckpt_minutes is not None and config.ckpt_minutes <= 0:
+    if config.ckpt_minutes is not None and not config.ckpt_minutes > 0:
         problems.append(f"--ckpt-minutes must be positive, got {config.ckpt_minutes}")
+    if config.grad_clip is not None and not 0 < config.grad_clip < math.inf:
+        problems.append(f"--grad-clip must be a positive number, got {config.grad_clip}")
     for flag, value, choices in (
         ("--amp", config.amp, AMP_CHOICES),
         ("--conv", config.conv, CONV_CHOICES),

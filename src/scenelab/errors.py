@@ -14,3 +14,18 @@ class ScenelabError(Exception):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
+
+
+def user_message(error: BaseException) -> str:
+    """The message to print for ``error``.
+
+    An exception raised in a DataLoader worker reaches the main process as the same type
+    with the worker's whole traceback as its message; only the original message is kept.
+    """
+    text = str(error)
+    if not (text.startswith("Caught ") and "\nOriginal Traceback" in text):
+        return text
+    name = f"{type(error).__module__}.{type(error).__qualname__}: "
+    if name in text:
+        return text.rsplit(name, 1)[1].strip()
+    return text.strip().splitlines()[-1]

@@ -39,7 +39,7 @@ def test_a_failed_save_leaves_the_previous_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(ckpt.torch, "save", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(ScenelabError, match=r"disk full.*still holds the previous"):
         save_checkpoint(path, {"model": {}, "epoch": 2})
     assert load_checkpoint(path)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary left behind

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from scenelab import __version__
-from scenelab.errors import ScenelabError
+from scenelab.errors import ScenelabError, user_message
 
 # One module per sub-command group, in the order `scenelab --help` lists them.
 COMMAND_MODULES = [
@@ -51,8 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ScenelabError as error:
-        print(f"scenelab: error: {error}", file=sys.stderr)
+        print(f"scenelab: error: {user_message(error)}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a full disk, a missing permission: the machine, not a bug
+        print(f"scenelab: error: {user_message(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("scenelab: interrupted", file=sys.stderr)
         return 130

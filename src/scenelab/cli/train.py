@@ -79,6 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     recipe.add_argument("--nesterov", action=argparse.BooleanOptionalAction)
     recipe.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 1)")
     recipe.add_argument("--label-smoothing", type=float, metavar="EPS", help="default 0")
+    recipe.add_argument(
+        "--grad-clip",
+        type=float,
+        metavar="NORM",
+        help="scale the gradients down to this total L2 norm when above it (default: off)",
+    )
     recipe.add_argument("--seed", type=int, help="default 0")
 
     adversarial = parser.add_argument_group(

@@ -16,6 +16,7 @@ from torch import nn
 
 from scenelab.errors import ScenelabError
 from scenelab.nn.normalize import Normalize
+from scenelab.train.checkpoint import describe_load_error
 
 # Builders whose auxiliary heads would change what forward() returns while training.
 _BUILDER_OPTIONS = {
@@ -53,7 +54,7 @@ def _load_backbone(net: nn.Module, path: Path) -> None:
     try:
         weights = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise ScenelabError(f"--pretrained {path}: not a readable state dict ({error})") from None
+        raise ScenelabError(f"--pretrained {path}: {describe_load_error(error)}") from None
     if not isinstance(weights, dict) or not all(
         isinstance(value, torch.Tensor) for value in weights.values()
     ):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
+import shutil
 import sys
 import uuid
 from pathlib import Path
@@ -22,13 +24,18 @@ from scenelab.errors import ScenelabError
 
 CHECKPOINT_DIR = "checkpoints"
 PREVIOUS_SUFFIX = ".prev"  # the file a save replaced, kept as a fallback
+# The temporary files of save_checkpoint: .NAME.PID.HEX8.tmp and .NAME.prev.PID.tmp
+TEMPORARY_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$|^\..+\.prev\.(\d+)\.tmp$")
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` so that a crash at any moment leaves a readable file.
 
     The data goes to a temporary file in the same folder, is flushed to disk, and is
-    then renamed over ``path``; the file it replaces is kept as ``path.prev``.
+    then renamed over ``path``; the file it replaces is kept as ``path.prev`` (a hard
+    link made before the rename, so that ``path`` itself never goes missing). A write
+    that fails (disk full, file-size limit) raises ScenelabError and leaves ``path`` as
+    it was. Temporary files of killed earlier saves are removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,12 +46,49 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
             file.flush()
             os.fsync(file.fileno())
         if path.exists():
-            os.replace(path, path.with_name(path.name + PREVIOUS_SUFFIX))
+            _keep_previous(path)
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        kept = f"; {path} still holds the previous checkpoint" if path.exists() else ""
+        raise ScenelabError(
+            f"cannot write checkpoint {path}: {error.strerror or error}{kept}"
+        ) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+    _remove_stale_temporaries(path)
+
+
+def _keep_previous(path: Path) -> None:
+    """Make ``path.prev`` a second name of ``path`` (a copy where hard links fail)."""
+    staged = path.with_name(f".{path.name}{PREVIOUS_SUFFIX}.{os.getpid()}.tmp")
+    staged.unlink(missing_ok=True)
+    try:
+        os.link(path, staged)
+    except OSError:
+        shutil.copyfile(path, staged)
+    os.replace(staged, _previous(path))
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files that saves killed mid-write (SIGKILL) left beside ``path``."""
+    for stale in path.parent.glob(".*.tmp"):
+        writer = TEMPORARY_NAME.match(stale.name)
+        pid = int(writer[1] or writer[2]) if writer else os.getpid()
+        if pid != os.getpid() and not _process_alive(pid):
+            stale.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync_directory(folder: Path) -> None:
@@ -90,7 +134,7 @@ def load_checkpoint(path_or_run_dir: str | Path, map_location: Any = "cpu") -> d
         try:
             state = torch.load(candidate, map_location=map_location, weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
-            errors.append(f"{candidate}: {error}")
+            errors.append(f"{candidate}: {describe_load_error(error)}")
             continue
         if not isinstance(state, dict) or "model" not in state:
             errors.append(f"{candidate}: not a scenelab checkpoint (no 'model' entry)")
@@ -99,6 +143,22 @@ def load_checkpoint(path_or_run_dir: str | Path, map_location: Any = "cpu") -> d
             print(f"scenelab: warning: {errors[0]}; using {candidate}", file=sys.stderr)
         return state
     raise ScenelabError("unreadable checkpoint: " + "; ".join(errors))
+
+
+def describe_load_error(error: Exception) -> str:
+    """torch.load's long error in one line; a refused pickle says what it asked for."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    wanted = next((line for line in lines if "GLOBAL" in line), None)
+    if wanted is not None:
+        return (
+            "refused: it holds pickled objects, not just tensors and plain data, and "
+            f"loading it could run code ({wanted.rstrip('.')}). scenelab loads checkpoints "
+            "with weights_only=True and never runs code from them"
+        )
+    detail = next((line for line in lines if "Unsupported" in line), lines[0] if lines else "")
+    return f"not a readable checkpoint (corrupt, truncated or another format): {detail}".split(
+        ". "
+    )[0]
 
 
 def load_model(

@@ -9,7 +9,7 @@ from typing import Any
 
 from scenelab.config import RunConfig
 from scenelab.errors import ScenelabError
-from scenelab.train.checkpoint import CHECKPOINT_DIR
+from scenelab.train.checkpoint import CHECKPOINT_DIR, PREVIOUS_SUFFIX
 from scenelab.train.engine import train
 
 CONFIG_KEYS = frozenset(field.name for field in fields(RunConfig))
@@ -23,10 +23,8 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> RunConfig:
     """The run's saved config, with the flags that may change on a resume."""
     saved_path = run_dir / "config.yaml"
-    if not (run_dir / CHECKPOINT_DIR / "last.pt").is_file() or not saved_path.is_file():
-        raise ScenelabError(
-            f"--resume {run_dir}: not a run folder (needs config.yaml and {CHECKPOINT_DIR}/last.pt)"
-        )
+    if not saved_path.is_file():
+        raise ScenelabError(f"--resume {run_dir}: not a run folder (it has no config.yaml)")
     saved = RunConfig.from_yaml(saved_path)
     wanted = saved.replace(**overrides, out=str(run_dir))
     differences = saved.differences(wanted)
@@ -38,10 +36,20 @@ def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> RunConfig:
     return wanted
 
 
+def has_checkpoint(run_dir: Path) -> bool:
+    last = run_dir / CHECKPOINT_DIR / "last.pt"
+    return last.is_file() or last.with_name(last.name + PREVIOUS_SUFFIX).is_file()
+
+
 def train_command(args: argparse.Namespace) -> int:
     overrides = flag_overrides(args)
     if args.resume is not None:
-        train(resumed_config(Path(args.resume), overrides), resume=True)
+        run_dir = Path(args.resume)
+        config = resumed_config(run_dir, overrides)
+        started = has_checkpoint(run_dir)
+        if not started:
+            print(f"{run_dir} stopped before its first checkpoint; starting it from the beginning")
+        train(config, resume=started)
         return 0
     base = RunConfig.from_yaml(args.config) if args.config is not None else RunConfig()
     train(base.replace(**overrides))

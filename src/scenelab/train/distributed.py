@@ -3,15 +3,27 @@
 ``torchrun --nproc_per_node N -m scenelab train ...`` sets RANK, WORLD_SIZE and
 LOCAL_RANK; one process is then the same as a world of size 1. Metrics are summed
 across ranks as exact counts, and only rank 0 writes logs and checkpoints.
+
+When a process dies, the others' next collective fails at once (its connection closes);
+when one hangs, they give up after SCENELAB_DDP_TIMEOUT_S seconds (default 600). Either
+way they stop with an error naming their rank instead of waiting forever.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+
+from scenelab.errors import ScenelabError
+
+TIMEOUT_ENV = "SCENELAB_DDP_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 600.0  # long enough for rank 0 to save a checkpoint and draw plots alone
+# What gloo and NCCL say when a peer process is gone or silent.
+PEER_FAILURE_SIGNS = ("Connection reset", "Connection closed", "Timed out", "timed out", "NCCL")
 
 
 @dataclass(frozen=True)
@@ -35,8 +47,36 @@ def init_world(device_type: str) -> World:
     if world_size == 1:
         return World()
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+        dist.init_process_group(
+            backend="nccl" if device_type == "cuda" else "gloo", timeout=collective_timeout()
+        )
     return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def collective_timeout() -> timedelta:
+    text = os.environ.get(TIMEOUT_ENV, str(DEFAULT_TIMEOUT_S))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ScenelabError(f"{TIMEOUT_ENV}={text!r}: expected a positive number of seconds")
+    return timedelta(seconds=seconds)
+
+
+def peer_failure(world: World, error: BaseException) -> ScenelabError | None:
+    """The error to show when ``error`` says another process died or stopped answering."""
+    if not world.distributed or not isinstance(error, RuntimeError):
+        return None
+    text = str(error)
+    if not isinstance(error, dist.DistError) and not any(s in text for s in PEER_FAILURE_SIGNS):
+        return None
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return ScenelabError(
+        f"rank {world.rank} of {world.world_size}: lost another training process ({first_line}"
+        f"). One process probably died or hung; its own log says why. The run can continue "
+        f"from its last checkpoint with --resume."
+    )
 
 
 def leave_world(world: World) -> None:

@@ -32,7 +32,14 @@ from scenelab.data import build_dataset, build_loader, build_transform, default_
 from scenelab.errors import ScenelabError
 from scenelab.models import build_model
 from scenelab.train.checkpoint import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
-from scenelab.train.distributed import World, any_across, init_world, leave_world, sum_across
+from scenelab.train.distributed import (
+    World,
+    any_across,
+    init_world,
+    leave_world,
+    peer_failure,
+    sum_across,
+)
 from scenelab.train.logs import EpochProgress, TensorBoardLog, write_metrics_csv
 from scenelab.train.precision import autocast_factory, default_amp, grad_scaler
 from scenelab.train.rng import capture_rng_state, restore_rng_state, seed_everything
@@ -58,11 +65,15 @@ def train_step(
     scaler: torch.amp.GradScaler,
     autocast: Callable[[], AbstractContextManager],
     make_inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    grad_clip: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One SGD step on [0, 1] float images; returns the (detached) loss and logits.
 
     ``make_inputs(images, labels)``, if given, replaces the batch first (adversarial
     training: it makes the examples in eval mode; the forward below runs in train mode).
+    Gradients whose total L2 norm exceeds ``grad_clip`` are scaled down to it. A NaN or
+    inf gradient raises NonFiniteStep before the update, leaving the weights as they
+    were (with fp16 loss scaling the scaler skips such steps itself, by design).
     """
     if make_inputs is not None:
         with autocast():
@@ -72,9 +83,25 @@ def train_step(
         loss = loss_fn(logits, labels)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm(grads)
+    if not scaler.is_enabled() and not torch.isfinite(norm):
+        raise NonFiniteStep(loss.item(), norm.item())
+    if grad_clip is not None:
+        torch.nn.utils.clip_grads_with_norm_(parameters, grad_clip, norm)
     scaler.step(optimizer)
     scaler.update()
     return loss.detach(), logits.detach()
+
+
+class NonFiniteStep(ArithmeticError):
+    """A training step whose gradients hold a NaN or inf; it was not applied."""
+
+    def __init__(self, loss: float, grad_norm: float) -> None:
+        super().__init__(f"loss {loss}, gradient norm {grad_norm}")
+        self.loss, self.grad_norm = loss, grad_norm
 
 
 def correct_top_k(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> list[int]:
@@ -199,6 +226,11 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
     threads_before = torch.get_num_threads()
     try:
         return Trainer(config, world, device, resume).run()
+    except RuntimeError as error:
+        failure = peer_failure(world, error)
+        if failure is None:
+            raise
+        raise failure from None
     finally:
         torch.use_deterministic_algorithms(deterministic_before)
         torch.set_num_threads(threads_before)
@@ -351,6 +383,14 @@ class Trainer:
         if not self.world.is_main:
             return
         state = self._state()
+        bad = [key for key, value in state["model"].items() if not value.isfinite().all()]
+        if bad:  # never write NaN/inf weights over a good checkpoint
+            raise ScenelabError(
+                f"after step {self.step} the weights hold NaN or inf ({', '.join(bad[:3])}); "
+                f"not saved, {self.last_path} keeps the last good state. Try a lower --lr "
+                "or --grad-clip.",
+                exit_code=NONFINITE_LOSS_EXIT,
+            )
         for name in names:
             save_checkpoint(self.run_dir / CHECKPOINT_DIR / name, state)
 
@@ -412,16 +452,26 @@ class Trainer:
         self.forward_model.train()
         for images, labels in batches:
             lr = self.schedule.apply(self.optimizer, self.step)
-            loss, logits = train_step(
-                self.forward_model,
-                to_model_input(images, device, config.channels_last),
-                labels.to(device, non_blocking=True),
-                self.loss_fn,
-                self.optimizer,
-                self.scaler,
-                self.autocast,
-                partial(self.adversary, self.model) if self.adversary else None,
-            )
+            try:
+                loss, logits = train_step(
+                    self.forward_model,
+                    to_model_input(images, device, config.channels_last),
+                    labels.to(device, non_blocking=True),
+                    self.loss_fn,
+                    self.optimizer,
+                    self.scaler,
+                    self.autocast,
+                    partial(self.adversary, self.model) if self.adversary else None,
+                    grad_clip=config.grad_clip,
+                )
+            except NonFiniteStep as fault:
+                raise ScenelabError(
+                    f"non-finite training step {self.step + 1} (epoch {epoch + 1}, batch "
+                    f"{self.position + 1}, lr {lr:.4g}): {fault}; the step was not applied, "
+                    f"training stopped and {self.last_path} keeps the last good state. "
+                    "Try a lower --lr, --grad-clip or --amp off.",
+                    exit_code=NONFINITE_LOSS_EXIT,
+                ) from None
             loss_value = loss.item()
             self.totals.add(loss_value, logits, labels.to(device))
             self.step += 1
@@ -493,7 +543,6 @@ class Trainer:
         score = row["val_robust_top1" if self.adversary else "val_top1"]
         is_best = score > self.best_top1
         self.best_top1 = max(self.best_top1, score)
-        self._save("last.pt", *(["best.pt"] if is_best else []))
         if self.world.is_main:
             write_metrics_csv(self.run_dir / "metrics.csv", self.metrics)
             self.tensorboard.add_epoch(row)
@@ -508,6 +557,9 @@ class Trainer:
                     "robust epoch",
                     flush=True,
                 )
+        # last.pt is written last: it commits the epoch, so that a run killed before it
+        # redoes the epoch and rewrites the logs and best.pt exactly as they were.
+        self._save(*(["best.pt"] if is_best else []), "last.pt")
 
     def _plot(self) -> None:
         self.last_plot = time.monotonic()
