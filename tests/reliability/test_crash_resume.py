@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import reliability_harness as harness
-from conftest import assert_same_run, load, train_args
+from reliability_runs import assert_same_run, load, train_args
 
 from scenelab.train import checkpoint
 from scenelab.train.checkpoint import load_checkpoint, save_checkpoint

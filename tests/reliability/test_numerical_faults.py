@@ -11,7 +11,7 @@ from contextlib import nullcontext
 
 import pytest
 import torch
-from conftest import load, train_args
+from reliability_runs import load, train_args
 from torch import nn
 
 from scenelab.cli import main

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import reliability_harness as harness
-from conftest import assert_same_run, load, train_args
+from reliability_runs import assert_same_run, load, train_args
 
 
 def stop_and_resume(argv: list[str], run, reference, signum: int, logs) -> None:

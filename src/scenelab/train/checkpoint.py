@@ -15,7 +15,7 @@ import shutil
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from torch import nn
@@ -42,7 +42,13 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(temporary, "xb") as file:
-            torch.save(state, file)
+            writer = _KeepWriteErrors(file)
+            try:
+                torch.save(state, writer)
+            except RuntimeError:  # torch reports a failed write as "unexpected pos"
+                if writer.error is None:
+                    raise
+                raise writer.error from None
             file.flush()
             os.fsync(file.fileno())
         if path.exists():
@@ -59,6 +65,23 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         raise
     _fsync_directory(path.parent)
     _remove_stale_temporaries(path)
+
+
+class _KeepWriteErrors:
+    """A binary file that remembers why a write failed (disk full, file too large)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file, self.error = file, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def _keep_previous(path: Path) -> None:
