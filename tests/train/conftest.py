@@ -58,3 +58,14 @@ def tiny_config(tiny_dataset):
         return config.replace(**changes)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(tiny_config, tmp_path_factory) -> dict:
+    """last.pt of a ``tiny_config`` run never stopped (no loader processes)."""
+    from scenelab.train.checkpoint import load_checkpoint
+    from scenelab.train.engine import train
+
+    run = tmp_path_factory.mktemp("uninterrupted")
+    train(tiny_config(run))
+    return load_checkpoint(run / "checkpoints" / "last.pt")

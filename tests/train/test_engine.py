@@ -86,14 +86,6 @@ def test_run_folder_and_logged_metrics_match_sklearn(tiny_dataset, tiny_config, 
     assert rows[-1]["val_top5"] == 100.0  # 3 classes: top-5 holds every label
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tiny_config, tmp_path_factory) -> dict:
-    """last.pt of a run never stopped (no loader processes)."""
-    run = tmp_path_factory.mktemp("uninterrupted")
-    train(tiny_config(run))
-    return load_checkpoint(run / "checkpoints" / "last.pt")
-
-
 def test_stop_signal_then_resume_is_bit_exact(tiny_config, uninterrupted, tmp_path, monkeypatch):
     def send_sigterm(step, *args, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)  # handled after this step finishes

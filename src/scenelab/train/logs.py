@@ -13,7 +13,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-# metrics.csv columns, in order. Accuracies are percentages; memory is in MiB.
+# metrics.csv columns, in order. Accuracies are percentages; memory is in MiB;
+# skipped_images counts the undecodable images replaced since the process started.
 METRIC_COLUMNS = (
     "epoch",
     "step",
