@@ -12,6 +12,7 @@ way they stop with an error naming their rank instead of waiting forever.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,8 +23,8 @@ from scenelab.errors import ScenelabError
 
 TIMEOUT_ENV = "SCENELAB_DDP_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 600.0  # long enough for rank 0 to save a checkpoint and draw plots alone
-# What gloo and NCCL say when a peer process is gone or silent.
-PEER_FAILURE_SIGNS = ("Connection reset", "Connection closed", "Timed out", "timed out", "NCCL")
+# What gloo and NCCL say (lower-cased) when a peer process is gone or silent.
+PEER_FAILURE_SIGNS = ("connection reset", "connection closed", "timed out", "timeout", "nccl")
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,18 @@ def peer_failure(world: World, error: BaseException) -> ScenelabError | None:
     """The error to show when ``error`` says another process died or stopped answering."""
     if not world.distributed or not isinstance(error, RuntimeError):
         return None
-    text = str(error)
-    if not isinstance(error, dist.DistError) and not any(s in text for s in PEER_FAILURE_SIGNS):
+    text = str(error).strip()
+    known = any(sign in text.lower() for sign in PEER_FAILURE_SIGNS)
+    if not known and not isinstance(error, dist.DistError):
         return None
-    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    # "[.../gloo/transport/tcp/pair.cc:545] Read error [::1]:6547: Connection reset by
+    # peer. This is typically caused by ..." -> "Read error [::1]:6547: Connection reset by peer"
+    first = re.sub(r"^\[[^\]]*\.(?:cc|cpp):\d+\]\s*", "", text.splitlines()[0] if text else "")
+    reason = first.split(". ")[0].rstrip(".") or type(error).__name__
     return ScenelabError(
-        f"rank {world.rank} of {world.world_size}: lost another training process ({first_line}"
-        f"). One process probably died or hung; its own log says why. The run can continue "
-        f"from its last checkpoint with --resume."
+        f"rank {world.rank} of {world.world_size}: lost another training process ({reason}). "
+        "One process probably died or hung; its own log says why. The run can continue "
+        "from its last checkpoint with --resume."
     )
 
 
