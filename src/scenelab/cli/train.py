@@ -53,8 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
 
     what = parser.add_argument_group("data and model")
-    what.add_argument("--data", help="'digits' (built in, the default) or a dataset folder")
-    what.add_argument("--model", help="model name (`scenelab models` lists them)")
+    what.add_argument(
+        "--data", metavar="ROOT", help="'digits' (built in, the default) or a dataset folder"
+    )
+    what.add_argument("--model", metavar="NAME", help="model name (`scenelab models` lists them)")
     what.add_argument("--conv", choices=CONV_CHOICES, help="convolution implementation")
     what.add_argument(
         "--pretrained",
@@ -63,7 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     what.add_argument("--image-size", type=int, metavar="PX", help="square input size")
     what.add_argument("--augment", choices=AUGMENT_CHOICES, help="augmentation recipe")
-    what.add_argument("--workers", type=int, help="data-loading processes (default 2)")
+    what.add_argument(
+        "--workers", type=int, metavar="N", help="data-loading processes (default 2; digits 0)"
+    )
     what.add_argument(
         "--strict-data",
         action="store_true",
@@ -71,13 +75,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
 
     recipe = parser.add_argument_group("optimisation")
-    recipe.add_argument("--epochs", type=int)
-    recipe.add_argument("--batch-size", type=int, help="global batch over all processes")
+    recipe.add_argument("--epochs", type=int, metavar="N", help="default 60; digits 10")
+    recipe.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="global batch over all processes (256; digits 32)",
+    )
     recipe.add_argument("--lr", type=float, help="peak learning rate (default 0.1 x batch/256)")
     recipe.add_argument("--wd", type=float, help="weight decay (default 1e-4; 0 during warm-up)")
-    recipe.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
+    recipe.add_argument("--momentum", type=float, metavar="M", help="SGD momentum (default 0.9)")
     recipe.add_argument("--nesterov", action=argparse.BooleanOptionalAction)
-    recipe.add_argument("--warmup-epochs", type=float, help="linear warm-up length (default 1)")
+    recipe.add_argument(
+        "--warmup-epochs", type=float, metavar="E", help="linear warm-up length (default 1)"
+    )
     recipe.add_argument("--label-smoothing", type=float, metavar="EPS", help="default 0")
     recipe.add_argument(
         "--grad-clip",
@@ -85,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NORM",
         help="scale the gradients down to this total L2 norm when above it (default: off)",
     )
-    recipe.add_argument("--seed", type=int, help="default 0")
+    recipe.add_argument("--seed", type=int, metavar="N", help="default 0")
 
     adversarial = parser.add_argument_group(
         "adversarial training",
@@ -132,9 +143,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     speed.add_argument("--channels-last", action=argparse.BooleanOptionalAction)
     speed.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile")
-    speed.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    speed.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda or cuda:N")
     speed.add_argument(
-        "--threads", type=int, help="CPU threads for compute (default: one per core; digits 1)"
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for compute (default: one per core; digits 1)",
     )
     speed.add_argument(
         "--deterministic",
