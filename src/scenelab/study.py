@@ -61,6 +61,13 @@ def conv_study(config: RunConfig, out: str | Path) -> ConvStudy:
     out = Path(out)
     configs = [config.replace(conv=conv, out=str(out / conv)) for conv in CONVS]
     train_side_by_side(configs, side_by_side=pick_device(config.device).type == "cpu")
+    return summarise_study(out)
+
+
+def summarise_study(out: str | Path) -> ConvStudy:
+    """Compare the finished runs out/native and out/custom into `out` (figures,
+    compare.md) and write out/study.json."""
+    out = Path(out)
     table = compare_runs([out / conv for conv in CONVS], out)
     study = measure(*(read_run(out / conv).rows for conv in CONVS))
     study.runs = table
@@ -97,14 +104,15 @@ def measure(native: list[dict[str, float]], custom: list[dict[str, float]]) -> C
     )
 
 
-def train_side_by_side(configs: list[RunConfig], side_by_side: bool) -> None:
+def train_side_by_side(configs: list[RunConfig], side_by_side: bool, resume: bool = False) -> None:
     """Train each config in a process of its own; all at once with an equal share of the
-    cores if `side_by_side`, else one after the other. Output lines are prefixed."""
+    cores if `side_by_side`, else one after the other; with `resume`, continue each run
+    folder's last.pt. Output lines are prefixed."""
     context = multiprocessing.get_context("spawn")
     threads = max(1, torch.get_num_threads() // len(configs)) if side_by_side else 0
     processes = []
     for config in configs:
-        process = context.Process(target=_train_child, args=(config, config.conv, threads))
+        process = context.Process(target=_train_child, args=(config, config.conv, threads, resume))
         process.start()
         processes.append(process)
         if not side_by_side:
@@ -122,13 +130,13 @@ def train_side_by_side(configs: list[RunConfig], side_by_side: bool) -> None:
         )
 
 
-def _train_child(config: RunConfig, label: str, threads: int) -> None:
+def _train_child(config: RunConfig, label: str, threads: int, resume: bool) -> None:
     sys.stdout = _Prefixed(sys.stdout, f"[{label}] ")
     sys.stderr = _Prefixed(sys.stderr, f"[{label}] ")
     if threads:
         torch.set_num_threads(threads)
     try:
-        train(config)
+        train(config, resume=resume)
     except ScenelabError as error:
         print(f"scenelab: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)

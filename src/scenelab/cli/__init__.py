@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "compare",
     "saliency",
     "attack",
+    "reproduce",
 ]
 
 
