@@ -96,8 +96,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> RunConfig:
-        known = {field.name for field in fields(cls)}
-        unknown = sorted(set(values) - known)
+        known = [field.name for field in fields(cls)]
+        unknown = sorted(set(values) - set(known))
         if unknown:
             raise ScenelabError(
                 f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}"
@@ -114,7 +114,10 @@ class RunConfig:
         except OSError as error:
             raise ScenelabError(f"--config {path}: {error.strerror}") from None
         except yaml.YAMLError as error:
-            raise ScenelabError(f"--config {path}: not valid YAML ({error})") from None
+            mark = getattr(error, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ScenelabError(f"--config {where}: not valid YAML ({problem})") from None
         if not isinstance(values, dict):
             raise ScenelabError(f"--config {path}: expected a mapping of setting: value")
         return cls.from_dict(values, source=str(path))
