@@ -546,7 +546,7 @@ class Trainer:
         if self.world.is_main:
             write_metrics_csv(self.run_dir / "metrics.csv", self.metrics)
             self.tensorboard.add_epoch(row)
-            last_epoch = self.epoch == self.config.epochs
+            last_epoch = self.epoch == self.config.epochs or self.collapse is not None
             if last_epoch or time.monotonic() - self.last_plot >= PLOT_INTERVAL_S:
                 self._plot()
             print(format_epoch(row, self.config.epochs), flush=True)
