@@ -1,6 +1,9 @@
 """The bad-inputs corpus: broken (and merely unusual) datasets, configs and flags, each run
 through the real command line, with the outcome scenelab promises for it.
 
+List-file quirks are shown to work with `data verify`, which parses and decodes exactly as
+`train` does; image quirks are trained on, since the transforms see them too.
+
 Every dataset case starts from a small valid MiniPlaces-layout dataset and changes one
 thing. `run_case` runs the command in this process (``scenelab.cli.main``), catching
 what it prints; `markdown_table` renders the outcomes for docs/reliability.md.
@@ -239,7 +242,6 @@ CASES: list[Case] = [
         replace_first_image(b""),
     ),
     Case("PNG named .jpg", VERIFY, WORKS, 0, r"no problems found", png_named_jpg),
-    Case("PNG named .jpg", TRAIN, WORKS, 0, r"trained", png_named_jpg),
     Case(
         "1x1 image",
         TRAIN,
@@ -348,26 +350,26 @@ CASES: list[Case] = [
     ),
     Case(
         "CRLF line endings",
-        TRAIN,
+        VERIFY,
         WORKS,
         0,
-        r"trained",
+        r"no problems found",
         edit_list("train.txt", lambda text: text.replace("\n", "\r\n")),
     ),
     Case(
         "trailing spaces and tabs",
-        TRAIN,
+        VERIFY,
         WORKS,
         0,
-        r"trained",
+        r"no problems found",
         edit_list("train.txt", lambda text: text.replace("\n", " \t \n")),
     ),
     Case(
         "UTF-8 byte-order mark",
-        TRAIN,
+        VERIFY,
         WORKS,
         0,
-        r"trained",
+        r"no problems found",
         edit_list("train.txt", lambda text: "\ufeff" + text),
     ),
     Case("paths with spaces", VERIFY, WORKS, 0, r"no problems found", path_with_spaces),
