@@ -452,11 +452,12 @@ class Trainer:
         self.forward_model.train()
         for images, labels in batches:
             lr = self.schedule.apply(self.optimizer, self.step)
+            labels = labels.to(device, non_blocking=True)
             try:
                 loss, logits = train_step(
                     self.forward_model,
                     to_model_input(images, device, config.channels_last),
-                    labels.to(device, non_blocking=True),
+                    labels,
                     self.loss_fn,
                     self.optimizer,
                     self.scaler,
@@ -473,7 +474,7 @@ class Trainer:
                     exit_code=NONFINITE_LOSS_EXIT,
                 ) from None
             loss_value = loss.item()
-            self.totals.add(loss_value, logits, labels.to(device))
+            self.totals.add(loss_value, logits, labels)
             self.step += 1
             self.position += 1
             stop, save_due, nonfinite = any_across(
