@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import os
+import signal
 from functools import partial
 
 import pytest
@@ -307,3 +309,37 @@ def test_pgd_training_makes_a_digits_model_measurably_more_robust(tmp_path, monk
     assert robust["adv"] > robust["plain"] + 10, robust
     assert {"val_robust_top1", "val_robust_top5", "adv_collapsed"} <= set(rows_[-1])
     resumed_config(tmp_path / "adv", {})  # the adv settings live in config.yaml
+
+
+def test_an_adversarial_run_stopped_mid_epoch_resumes_bit_exact(tmp_path, monkeypatch):
+    """The adv settings come back from config.yaml and the random starts from the
+    checkpoint's generator state: the resumed run ends with the same weights."""
+    monkeypatch.setattr(engine, "build_model", tiny_net)
+    monkeypatch.setattr(adversarial, "ROBUST_VAL_IMAGES", 32)  # keep the test fast
+    config = partial(digits_config, epochs=1, batch_size=256, adv="fgsm-rs")
+    train(config(tmp_path / "straight"))
+    reference = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+
+    real_step, calls = engine.train_step, []
+
+    def stop_after_second_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled after this step finishes
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "train_step", stop_after_second_step)
+    run = tmp_path / "stopped"
+    with pytest.raises(ScenelabError, match="scenelab train --resume"):
+        train(config(run))
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 2
+    monkeypatch.setattr(engine, "train_step", real_step)
+
+    resumed = resumed_config(run, {})
+    assert (resumed.adv, resumed.adv_steps) == ("fgsm-rs", 1)
+    assert resumed.adv_step_size == pytest.approx(1.25 * 6 / 255)
+    train(resumed, resume=True)
+    final = load_checkpoint(run / "checkpoints" / "last.pt")
+    for key, value in reference["model"].items():
+        assert torch.equal(final["model"][key], value), key
+    assert final["metrics"][0]["val_robust_top1"] == reference["metrics"][0]["val_robust_top1"]
