@@ -215,6 +215,10 @@ def test_training_stops_on_a_collapse_and_keeps_the_most_robust_epoch(
     assert "catastrophic overfitting at epoch 2" in capsys.readouterr().out
     assert (run / "plots" / "robust.png").is_file()
 
+    assert train(resumed_config(run, {}), resume=True) == rows_  # stays stopped
+    assert "nothing to resume" in capsys.readouterr().out
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 2
+
 
 # --- a real robustness gain -----------------------------------------------------------
 

@@ -281,6 +281,8 @@ class Trainer:
         self.pending_rng: dict[str, Any] | None = None
         if resume:
             self._restore(load_checkpoint(self.last_path))
+            if self.adversary and self.metrics:  # a run stopped on a collapse stays stopped
+                self.collapse = collapse_reason(self.metrics, config.num_classes)
         if world.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             config.to_yaml(self.run_dir / "config.yaml")
@@ -417,12 +419,16 @@ class Trainer:
     # --- the loop -----------------------------------------------------------------------
 
     def run(self) -> list[dict[str, Any]]:
+        if self.collapse and self.world.is_main:
+            print(
+                f"stopped at epoch {self.epoch} on a collapse ({self.collapse}); nothing to resume"
+            )
         with StopSignals() as signals:
             for epoch in range(self.epoch, self.config.epochs):
-                started = self._train_epoch(epoch, signals)
-                self._finish_epoch(epoch, started)
                 if self.collapse:
                     break
+                started = self._train_epoch(epoch, signals)
+                self._finish_epoch(epoch, started)
         if self.world.is_main:
             self.tensorboard.close()
             print(format_table(self.metrics), flush=True)
