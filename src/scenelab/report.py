@@ -26,10 +26,12 @@ from scenelab.compare import read_run
 from scenelab.document import Block, Code, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from scenelab.reproduce import (
     BLOCK_MODELS,
+    CONV_PAIR,
     CONV_STUDY,
     FINE_TUNED,
     SECTIONS,
     Plan,
+    Section,
     Timings,
     attack_argv,
     bench_argv,
@@ -47,7 +49,7 @@ def write_report(plan: Plan, timings: Timings) -> tuple[Path, Path]:
     blocks = header(plan)
     for section in SECTIONS:
         blocks.append(Heading(f"{section.number}. {section.title}"))
-        blocks += settings_block(plan, section.number, timings)
+        blocks += settings_block(plan, section, timings)
         blocks.append(Paragraph(f"Rerun alone: `{plan.command(only=section.number)}`"))
         blocks += BUILDERS[section.number](plan)
     markdown, page = plan.out / "report.md", plan.out / "report.html"
@@ -81,23 +83,15 @@ def header(plan: Plan) -> list[Block]:
 
 # --- settings -------------------------------------------------------------------------
 
-SECTION_RUNS = {
-    2: ["simplenet"],
-    3: [f"{CONV_STUDY}/native", f"{CONV_STUDY}/custom"],
-    4: list(BLOCK_MODELS),
-    5: ["resnet18", FINE_TUNED],
-    6: ["simplenet"],
-    7: ["simplenet", "simplenet-adv"],
-}
 SETTINGS_HEADER = ["model", "epochs", "batch", "image size", "device", "precision", "wall time"]
 
 
-def settings_block(plan: Plan, number: int, timings: Timings) -> list[Block]:
-    seconds = timings.section_seconds(number)
+def settings_block(plan: Plan, section: Section, timings: Timings) -> list[Block]:
+    seconds = timings.section_seconds(section.number)
     wall = "not run yet" if seconds is None else format_seconds(seconds)
-    if number == 1:
+    if not section.runs:
         return [Table(SETTINGS_HEADER, [[*bench_settings(plan), wall]])]
-    configs = [run_config(plan.run_dir(name)) for name in SECTION_RUNS[number]]
+    configs = [run_config(plan.run_dir(name)) for name in section.runs]
     configs = [config for config in configs if config]
     if not configs:
         return [Table(SETTINGS_HEADER, [["-"] * 6 + [wall]])]
@@ -110,7 +104,7 @@ def settings_block(plan: Plan, number: int, timings: Timings) -> list[Block]:
         values("epochs"),
         values("batch_size"),
         values("image_size", lambda size: f"{size}x{size}"),
-        values("device", lambda name: device_name(name)),
+        values("device", device_name),
         values("amp", lambda amp: "float32" if amp == "off" else f"{amp} autocast"),
         wall,
     ]
@@ -337,9 +331,8 @@ def compare_table(folder: Path, memory: bool = False) -> Table:
 
 def conv_study_section(plan: Plan) -> list[Block]:
     folder = plan.run_dir(CONV_STUDY)
-    pair = [f"{CONV_STUDY}/native", f"{CONV_STUDY}/custom"]
-    compare = command_line(["compare", *(str(plan.run_dir(name)) for name in pair)])
-    code = Code(f"{commands_train(plan, *pair).text}\n{compare} --out {folder}")
+    compare = command_line(["compare", *(str(plan.run_dir(name)) for name in CONV_PAIR)])
+    code = Code(f"{commands_train(plan, *CONV_PAIR).text}\n{compare} --out {folder}")
     study = read_json(folder / "study.json")
     if study is None:
         return [Paragraph(NOT_YET), code]
@@ -538,7 +531,6 @@ def attack_blocks(attack: dict[str, Any], run_dir: Path) -> list[Block]:
         *figure(
             run_dir / "plots" / "attack_examples.png",
             "Original, adversarial and amplified perturbation, with predictions",
-            wide=True,
         ),
     ]
 

@@ -37,7 +37,7 @@ from scenelab.compare import compare_runs, read_run
 from scenelab.config import RunConfig, dataset_defaults
 from scenelab.errors import ScenelabError
 from scenelab.ops.check import check_conv2d
-from scenelab.study import CONVS, summarise_study, train_side_by_side
+from scenelab.study import summarise_study, train_side_by_side
 from scenelab.train.checkpoint import CHECKPOINT_DIR, PREVIOUS_SUFFIX, load_checkpoint
 from scenelab.train.engine import pick_device, train
 
@@ -100,18 +100,19 @@ BUDGETS = {
     ),
 }
 BLOCK_MODELS = ("ourbestnet2", "ourbestnet3", "ourbestnet4")
-# Run folder name -> what the run changes from the budget's recipe.
+CONV_STUDY = "conv-study"  # laid out as `scenelab study conv` lays out its folder
+CONV_PAIR = (f"{CONV_STUDY}/native", f"{CONV_STUDY}/custom")
+FINE_TUNED = "resnet18-pretrained"
+# Run folder name (under DIR/runs) -> what the run changes from the budget's recipe.
 RUNS: dict[str, dict[str, Any]] = {
     "simplenet": {"model": "simplenet"},
-    "conv-study/native": {"model": "simplenet", "conv": "native"},
-    "conv-study/custom": {"model": "simplenet", "conv": "custom"},
+    CONV_PAIR[0]: {"model": "simplenet", "conv": "native"},
+    CONV_PAIR[1]: {"model": "simplenet", "conv": "custom"},
     **{model: {"model": model} for model in BLOCK_MODELS},
     "resnet18": {"model": "resnet18"},
-    "resnet18-pretrained": {"model": "resnet18"},  # plus --pretrained
-    "simplenet-adv": {"model": "simplenet", "adv": "pgd"},  # 5 steps of PGD, 6/255
+    FINE_TUNED: {"model": "resnet18"},  # and the weights of --pretrained
+    "simplenet-adv": {"model": "simplenet", "adv": "pgd"},  # the default: 5 steps, 6/255
 }
-CONV_STUDY = "conv-study"
-FINE_TUNED = "resnet18-pretrained"
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,7 @@ def train_runs(plan: Plan, names: list[str], timings: Timings, section: int) -> 
 def train_conv_pair(plan: Plan, timings: Timings) -> None:
     """The native and custom SimpleNet runs, each in a process of its own so that each
     has its own peak memory; new ones side by side on the CPU (`scenelab study conv`)."""
-    states = [checked_state(plan, f"{CONV_STUDY}/{conv}") for conv in CONVS]
+    states = [checked_state(plan, name) for name in CONV_PAIR]
     new = [config for state, config in states if state == NEW]
     if new:
         with timings.measure(3, CONV_STUDY):
@@ -397,16 +398,27 @@ class Section:
     number: int
     title: str
     run: Callable[[Plan, Timings], None]
+    runs: tuple[str, ...] = ()  # the run folders whose settings the report states
 
 
 SECTIONS = (
     Section(1, "The custom convolution: correctness and cost", conv_check),
-    Section(2, "SimpleNet training", simplenet_training),
-    Section(3, "Custom vs native convolution", custom_vs_native),
-    Section(4, "OurBestNet with 2, 3 and 4 Inception blocks", inception_blocks),
-    Section(5, "ResNet-18 from scratch and fine-tuned vs OurBestNet", resnet_vs_ourbestnet),
-    Section(6, "Evaluation of SimpleNet", evaluation),
-    Section(7, "Saliency, PGD attacks and adversarial training", robustness),
+    Section(2, "SimpleNet training", simplenet_training, ("simplenet",)),
+    Section(3, "Custom vs native convolution", custom_vs_native, CONV_PAIR),
+    Section(4, "OurBestNet with 2, 3 and 4 Inception blocks", inception_blocks, BLOCK_MODELS),
+    Section(
+        5,
+        "ResNet-18 from scratch and fine-tuned vs OurBestNet",
+        resnet_vs_ourbestnet,
+        ("resnet18", FINE_TUNED),
+    ),
+    Section(6, "Evaluation of SimpleNet", evaluation, ("simplenet",)),
+    Section(
+        7,
+        "Saliency, PGD attacks and adversarial training",
+        robustness,
+        ("simplenet", "simplenet-adv"),
+    ),
 )
 
 
@@ -438,7 +450,8 @@ def reproduce(plan: Plan, only: list[int] | None = None) -> tuple[Path, Path]:
 def reproduce_command(args: argparse.Namespace) -> int:
     if args.budget not in BUDGETS:
         raise ScenelabError(f"--budget must be one of {', '.join(BUDGETS)}, got {args.budget!r}")
-    out = Path(args.out) if args.out else Path("runs") / f"reproduce-{Path(args.data).name}"
+    default = Path("runs") / f"reproduce-{Path(args.data).name}-{args.budget}"
+    out = Path(args.out) if args.out else default
     plan = Plan(args.data, out, BUDGETS[args.budget], args.pretrained, args.device)
     markdown, html = reproduce(plan, args.only)
     print(f"the report is in {markdown} and {html}")

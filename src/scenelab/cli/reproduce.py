@@ -44,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "at 64x64, hours on a CPU (made for miniplaces20); full: the study's 60 epochs, "
         "batch 256, 128x128, for a GPU (default: smoke)",
     )
-    parser.add_argument("--out", metavar="DIR", help="output folder (default runs/reproduce-DATA)")
+    parser.add_argument(
+        "--out", metavar="DIR", help="output folder (default runs/reproduce-DATA-BUDGET)"
+    )
     parser.add_argument(
         "--pretrained",
         metavar="PATH",

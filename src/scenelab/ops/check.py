@@ -77,29 +77,30 @@ def _geometry(case: ConvCase) -> tuple[int, int, int, int]:
 
 
 def check_case(case: ConvCase) -> ConvCheck:
-    passed = torch.autograd.gradcheck(
-        lambda x, w, b: conv2d(x, w, b, *_geometry(case)),
-        _tensors(case, torch.float64),
-        raise_exception=False,
-    )
-    results = []
-    for function in (conv2d, F.conv2d):
-        x, weight, bias = _tensors(case, torch.float32)
-        output = function(x, weight, bias, *_geometry(case))
-        generator = torch.Generator().manual_seed(1)
-        output.backward(torch.randn(output.shape, generator=generator))
-        results.append((output, x.grad, weight.grad, bias.grad))
+    """gradcheck and parity with F.conv2d for one case, on one thread: the tensors are
+    tiny, and on a busy machine more threads only wait for each other (gradcheck's
+    thousands of small calls took 100x longer with two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        passed = torch.autograd.gradcheck(
+            lambda x, w, b: conv2d(x, w, b, *_geometry(case)),
+            _tensors(case, torch.float64),
+            raise_exception=False,
+        )
+        results = []
+        for function in (conv2d, F.conv2d):
+            x, weight, bias = _tensors(case, torch.float32)
+            output = function(x, weight, bias, *_geometry(case))
+            generator = torch.Generator().manual_seed(1)
+            output.backward(torch.randn(output.shape, generator=generator))
+            results.append((output, x.grad, weight.grad, bias.grad))
+    finally:
+        torch.set_num_threads(threads)
     errors = [(ours - theirs).abs().max().item() for ours, theirs in zip(*results, strict=True)]
     return ConvCheck(case, passed, *errors)
 
 
 def check_conv2d() -> list[ConvCheck]:
-    """gradcheck and parity with F.conv2d for each of ``CASES``, on one thread: the
-    tensors are tiny, and on a busy machine more threads only wait for each other
-    (gradcheck's thousands of small calls took 100x longer with two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return [check_case(case) for case in CASES]
-    finally:
-        torch.set_num_threads(threads)
+    """gradcheck and parity with F.conv2d for each of ``CASES``."""
+    return [check_case(case) for case in CASES]

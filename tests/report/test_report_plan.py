@@ -1,0 +1,162 @@
+"""scenelab.reproduce: the commands it prints are the ones it runs, finished runs are
+reused, stopped ones resumed, runs trained otherwise refused, and timings kept."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+from scenelab import reproduce
+from scenelab.cli import build_parser, main
+from scenelab.config import RunConfig
+from scenelab.errors import ScenelabError
+from scenelab.reproduce import (
+    BUDGETS,
+    FINISHED,
+    NEW,
+    PARTIAL,
+    RUNS,
+    Plan,
+    Timings,
+    attack_argv,
+    bench_argv,
+    eval_argv,
+    is_current,
+    run_state,
+    saliency_argv,
+    train_runs,
+)
+from scenelab.train.checkpoint import save_checkpoint
+from scenelab.train.command import flag_overrides
+
+
+@pytest.fixture
+def plan(tmp_path) -> Plan:
+    weights = tmp_path / "resnet18.pth"
+    weights.write_bytes(b"")
+    return Plan("digits", tmp_path / "study", BUDGETS["smoke"], pretrained=str(weights))
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_each_train_command_parses_back_to_the_runs_settings(plan, name):
+    words = shlex.split(plan.train_command(name))
+    assert words[:2] == ["scenelab", "train"]
+    args = build_parser().parse_args(words[1:])
+    assert flag_overrides(args) == plan.run_settings(name)
+    assert RunConfig().replace(**flag_overrides(args)) == RunConfig(**plan.run_settings(name))
+
+
+def test_the_other_commands_parse_and_point_at_the_plans_folders(plan):
+    parser = build_parser()
+    evaluation = parser.parse_args(eval_argv(plan))
+    assert Path(evaluation.run) == plan.run_dir("simplenet") and evaluation.data == "digits"
+    saliency = parser.parse_args(saliency_argv(plan))
+    assert saliency.n == plan.budget.saliency_images
+    for name in ("simplenet", "simplenet-adv"):
+        attack = parser.parse_args(attack_argv(plan, name))
+        assert Path(attack.run) == plan.run_dir(name)
+        assert attack.limit == plan.budget.attack_images
+    bench = parser.parse_args(bench_argv(plan))
+    assert bench.quick and bench.batch_size == 8
+    assert Path(bench.json) == plan.out / "conv" / "bench.json"
+
+
+def test_the_section_command_parses_to_the_same_plan(plan):
+    args = build_parser().parse_args(shlex.split(plan.command(only=3))[1:])
+    assert (args.data, args.budget, Path(args.out)) == ("digits", "smoke", plan.out)
+    assert (args.pretrained, args.only) == (plan.pretrained, [3])
+
+
+def fake_run(plan: Plan, name: str, epoch: int, rows: int, position: int = 0, **changes) -> Path:
+    """A run folder as the engine leaves it: config.yaml, checkpoints/last.pt, metrics.csv."""
+    run_dir = plan.run_dir(name)
+    run_dir.mkdir(parents=True)
+    RunConfig(**{**plan.run_settings(name), **changes}).to_yaml(run_dir / "config.yaml")
+    save_checkpoint(
+        run_dir / "checkpoints" / "last.pt", {"model": {}, "epoch": epoch, "position": position}
+    )
+    with (run_dir / "metrics.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["epoch", "val_top1"])
+        writer.writerows([[index + 1, 50.0] for index in range(rows)])
+    return run_dir
+
+
+def test_run_state(plan):
+    epochs = plan.budget.epochs
+    assert run_state(plan.run_dir("simplenet"), epochs) == NEW
+    assert run_state(fake_run(plan, "simplenet", epochs, epochs), epochs) == FINISHED
+    assert run_state(fake_run(plan, "ourbestnet2", epochs - 1, epochs - 1), epochs) == PARTIAL
+    # the last epoch's checkpoint was written but not its metrics row
+    assert run_state(fake_run(plan, "ourbestnet3", epochs, epochs - 1), epochs) == PARTIAL
+    # stopped in the middle of an epoch
+    assert run_state(fake_run(plan, "ourbestnet4", epochs - 1, 1, position=3), epochs) == PARTIAL
+
+
+def test_finished_runs_are_reused_stopped_ones_resumed_new_ones_trained(plan, monkeypatch):
+    calls = []
+    monkeypatch.setattr(reproduce, "train", lambda config, resume: calls.append((config, resume)))
+    epochs = plan.budget.epochs
+    fake_run(plan, "ourbestnet2", epochs, epochs)
+    fake_run(plan, "ourbestnet3", epochs - 1, epochs - 1)
+    timings = Timings(plan.out / "timings.json")
+    timings.seconds["4/ourbestnet3"] = 1000.0  # spent before the stop
+    timings.seconds["4/ourbestnet4"] = 1000.0  # a run since deleted
+    train_runs(plan, ["ourbestnet2", "ourbestnet3", "ourbestnet4"], timings, 4)
+    assert [(Path(config.out).name, resume) for config, resume in calls] == [
+        ("ourbestnet3", True),
+        ("ourbestnet4", False),
+    ]
+    for config, _ in calls:
+        assert config == RunConfig().replace(**plan.run_settings(Path(config.out).name))
+    saved = Timings(plan.out / "timings.json").seconds
+    assert saved["4/ourbestnet3"] > 1000.0 and saved["4/ourbestnet4"] < 1000.0
+    assert "4/ourbestnet2" not in saved
+
+
+def test_a_run_trained_with_other_settings_is_refused(plan, monkeypatch):
+    monkeypatch.setattr(reproduce, "train", lambda config, resume: pytest.fail("trained"))
+    epochs = plan.budget.epochs
+    fake_run(plan, "simplenet", epochs, epochs, batch_size=32)
+    with pytest.raises(ScenelabError, match=r"batch_size: 32 -> 64.*delete it"):
+        train_runs(plan, ["simplenet"], Timings(plan.out / "timings.json"), 2)
+
+
+def test_results_older_than_the_checkpoint_are_redone(plan):
+    run_dir = fake_run(plan, "simplenet", 2, 2)
+    result = run_dir / "eval.json"
+    result.write_text("{}")
+    assert is_current(result, run_dir)
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    later = result.stat().st_mtime + 10
+    os.utime(checkpoint, (later, later))
+    assert not is_current(result, run_dir)
+    assert not is_current(run_dir / "attack.json", run_dir)
+
+
+def test_timings_add_for_a_resumed_step_and_survive_a_failure(tmp_path):
+    timings = Timings(tmp_path / "timings.json")
+    with timings.measure(2, "simplenet"):
+        pass
+    first = timings.seconds["2/simplenet"]
+    with pytest.raises(RuntimeError), timings.measure(2, "simplenet", add=True):
+        raise RuntimeError("stopped")
+    again = Timings(tmp_path / "timings.json")
+    assert again.seconds["2/simplenet"] >= first
+    assert again.section_seconds(2) == again.seconds["2/simplenet"]
+    assert again.section_seconds(3) is None
+
+
+def test_bad_flags_are_refused_before_any_work(tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["reproduce", "--only", "8", "--out", str(out)]) != 0
+    assert "--only 8: sections are numbered 1 to 7" in capsys.readouterr().err
+    assert main(["reproduce", "--pretrained", str(tmp_path / "no.pth"), "--out", str(out)]) != 0
+    assert "no.pth: no such file" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--budget", "huge"])
