@@ -65,7 +65,8 @@ def plot_robust_accuracy(rows: Sequence[dict[str, Any]], path: Path, title: str 
     figure, axes = plt.subplots(figsize=FIGURE_SIZE)
     axes.plot(epochs, [row["train_top1"] for row in rows], marker="o", label="train (adversarial)")
     axes.plot(epochs, [row["val_top1"] for row in rows], marker="s", label="val, clean")
-    axes.plot(epochs, [row["val_robust_top1"] for row in rows], marker="^", label="val, under PGD")
+    robust = [row["val_robust_top1"] for row in rows]
+    axes.plot(epochs, robust, marker="^", label="val under PGD-10 (held-out images)")
     for row in rows:
         if int(row.get("adv_collapsed", 0)):
             axes.axvline(row["epoch"], color="tab:red", linestyle="--", label="collapse")
