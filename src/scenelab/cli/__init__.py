@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "eval",
     "predict",
     "compare",
+    "study",
     "saliency",
     "attack",
     "reproduce",
