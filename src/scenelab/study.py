@@ -196,7 +196,7 @@ def format_study(study: ConvStudy) -> str:
 def study_conv_command(args: argparse.Namespace) -> int:
     settings = {
         key: getattr(args, key)
-        for key in ("data", "model", "epochs", "batch_size", "seed", "workers", "device")
+        for key in ("data", "model", "epochs", "batch_size", "amp", "seed", "workers", "device")
         if getattr(args, key) is not None
     }
     config = RunConfig(**settings)

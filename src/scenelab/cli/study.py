@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.config import AMP_CHOICES
 from scenelab.study import study_conv_command
 
 
@@ -27,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conv.add_argument("--model", help="model name (default simplenet)")
     conv.add_argument("--epochs", type=int, help="default: the dataset's training default")
     conv.add_argument("--batch-size", type=int)
+    conv.add_argument(
+        "--amp",
+        choices=AMP_CHOICES,
+        help="mixed precision of both runs (default: bf16 where the hardware has it, else off)",
+    )
     conv.add_argument("--seed", type=int, help="one seed for both runs (default 0)")
     conv.add_argument("--workers", type=int, help="data-loading processes per run (default 2)")
     conv.add_argument("--device", help="auto (CUDA if there), cpu, cuda, cuda:N")
