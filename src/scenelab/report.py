@@ -21,6 +21,7 @@ import torch
 import yaml
 
 from scenelab import __version__
+from scenelab.attacks.adversarial import ROBUST_VAL_IMAGES, ROBUST_VAL_STEPS
 from scenelab.attacks.epsilon import in_levels
 from scenelab.compare import read_run
 from scenelab.document import Block, Code, Figure, Heading, Paragraph, Table, to_html, to_markdown
@@ -551,6 +552,12 @@ def adversarial_blocks(plan: Plan, attack: dict[str, Any] | None, run_dir: Path)
     rows = read_run(run_dir).rows
     if "val_robust_top1" in rows[-1]:
         blocks.append(
+            Paragraph(
+                f"Each epoch the engine also attacks the first {ROBUST_VAL_IMAGES} val images "
+                f"with {ROBUST_VAL_STEPS}-step untargeted PGD at the training epsilon."
+            )
+        )
+        blocks.append(
             Table(
                 ["epoch", "val top-1 (%)", "val top-1 under PGD (%)", "seconds"],
                 [
@@ -564,7 +571,10 @@ def adversarial_blocks(plan: Plan, attack: dict[str, Any] | None, run_dir: Path)
                 ],
             )
         )
-    blocks += figure(run_dir / "plots" / "top1.png", "Adversarially trained SimpleNet: top-1")
+    curves = run_dir / "plots" / "robust.png"  # clean and robust val top-1, when logged
+    if not curves.is_file():
+        curves = run_dir / "plots" / "top1.png"
+    blocks += figure(curves, "Adversarially trained SimpleNet: top-1 per epoch")
     if attack is None or adversarial_attack is None:
         return [*blocks, Paragraph(NOT_YET)]
     epsilon = in_levels(attack["attack"]["epsilon"])
