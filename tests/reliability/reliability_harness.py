@@ -94,31 +94,9 @@ def file_size_limit_after_saves(saves: int, limit_bytes: int) -> None:
     engine.save_checkpoint = save
 
 
-def nan_logits_at_call(call: int) -> None:
-    """The model's forward pass returns NaN logits at its ``call``-th training call."""
-    from scenelab.train import engine
-
-    real_step = engine.train_step
-    calls = 0
-
-    def step(model: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls != call:
-            return real_step(model, *args, **kwargs)
-        handle = model.register_forward_hook(lambda module, inputs, output: output * torch.nan)
-        try:
-            return real_step(model, *args, **kwargs)
-        finally:
-            handle.remove()
-
-    engine.train_step = step
-
-
 FAULTS: dict[str, Callable[..., None]] = {
     "slow_checkpoint_writes": slow_checkpoint_writes,
     "file_size_limit_after_saves": file_size_limit_after_saves,
-    "nan_logits_at_call": nan_logits_at_call,
 }
 
 
