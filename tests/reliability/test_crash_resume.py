@@ -81,6 +81,18 @@ def test_killed_at_random_moments_resumes_bit_exact(tiny_data, reference_run, tm
     assert_same_run(tmp_path / "run", reference_run)
 
 
+def test_killed_before_its_first_checkpoint_resume_starts_over(tiny_data, reference_run, tmp_path):
+    run = tmp_path / "run"
+    child = harness.start(train_args(tiny_data, run), tmp_path / "logs")
+    harness.wait_for((run / "config.yaml").is_file, child)
+    child.kill()
+    assert not has_checkpoint(run)  # epoch 1 takes far longer than this
+    resumed = harness.run(["train", "--resume", str(run)], tmp_path / "resumed")
+    assert resumed.process.exitcode == 0, resumed.stderr
+    assert "stopped before its first checkpoint; starting it from the beginning" in resumed.stdout
+    assert_same_run(run, reference_run)
+
+
 def digits_args(out: Path) -> list[str]:
     """The same recipe on the built-in digits at their own 32x32: 23 steps per epoch."""
     argv = train_args("digits", out, epochs=2, batch_size=64)
