@@ -13,8 +13,9 @@ at 128x128 and batch 64:
   JPEGs, augments (`--augment`, default `none`: decode, resize and crop only), converts on
   the device, steps the schedule, counts top-1/top-5 and checks the loss every step.
 
-Rows run interleaved (bare, trainer, bare, trainer, ...) and the table gives medians of
-images/s and the trainer/bare ratio (the project asks for >= 0.9). Both sides use the
+Rows run interleaved (bare, trainer, then trainer, bare, and so on: the order alternates
+so that a drifting machine load cancels out) and the table gives medians of images/s and
+of the per-repeat trainer/bare ratios (the project asks for >= 0.9). Both sides use the
 same number of compute threads (`--threads`); the trainer reads images with `--workers`
 processes beside them.
 """
@@ -120,12 +121,13 @@ def main() -> None:
             for model_name in args.models:
                 for precision, (amp, channels_last) in PRECISIONS.items():
                     row = results.setdefault((model_name, precision), {"bare": [], "ours": []})
-                    row["bare"].append(
-                        bare_images_per_s(model_name, amp, channels_last, args.steps)
-                    )
-                    row["ours"].append(
-                        trainer_images_per_s(data, model_name, amp, channels_last, args)
-                    )
+                    # Alternate which side goes first, so that a drifting load cancels out.
+                    for side in ("bare", "ours") if repeat % 2 == 0 else ("ours", "bare"):
+                        row[side].append(
+                            bare_images_per_s(model_name, amp, channels_last, args.steps)
+                            if side == "bare"
+                            else trainer_images_per_s(data, model_name, amp, channels_last, args)
+                        )
                     print(
                         f"repeat {repeat + 1}/{args.repeats} {model_name} {precision}: "
                         f"bare {row['bare'][-1]:.1f}, trainer {row['ours'][-1]:.1f} images/s",
