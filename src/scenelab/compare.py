@@ -93,8 +93,9 @@ def compare_runs(folders: list[str | Path], out: str | Path) -> list[dict[str, A
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     curves = {run.name: run.rows for run in runs}
+    title = " vs ".join(curves)
     for curve in CURVES:
-        plots.plot_run_comparison(curves, curve, out / f"compare_{curve}.png")
+        plots.plot_run_comparison(curves, curve, out / f"compare_{curve}.png", title)
     table = [summarise(run) for run in runs]
     with (out / "compare.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(table[0]))

@@ -6,14 +6,18 @@ with PyTorch's convolution and once with scenelab's CustomConv2d, then compares 
 
 Each run trains in its own process, so that each has its own peak memory (RSS on the CPU
 is per process). On the CPU the two run at the same time, each with half the cores: a
-shared, noisy machine then slows both alike, and the time ratio is the median over epochs
-of the two runs' per-epoch training throughput. On a GPU they run one after the other.
+shared, noisy machine then slows both alike. The time ratio is the median, over the
+epochs both runs spent training at the same time, of the ratio of their training
+throughputs: once the faster run has finished, the other has the machine to itself, and
+its remaining epochs would flatter it. On a GPU the runs go one after the other and every
+epoch counts.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import multiprocessing
 import statistics
@@ -30,6 +34,7 @@ from scenelab.errors import ScenelabError
 from scenelab.train.engine import pick_device, train
 
 CONVS = ("native", "custom")
+OVERLAP_NEEDED = 0.9  # share of an epoch both runs must spend training at once to be timed
 
 
 @dataclass
@@ -45,7 +50,8 @@ class EpochPair:
 class ConvStudy:
     """custom / native ratios (above 1: custom costs more) and how far the curves part."""
 
-    time_ratio: float  # training time per image, median over epochs
+    time_ratio: float  # training time per image, median over `time_ratio_epochs`
+    time_ratio_epochs: list[int]
     memory_ratio: float  # peak memory (RSS on the CPU, max allocated on a GPU)
     native_peak_memory_mib: float
     custom_peak_memory_mib: float
@@ -60,22 +66,25 @@ def conv_study(config: RunConfig, out: str | Path) -> ConvStudy:
     out/custom, compare them into `out` (figures, compare.md) and write study.json."""
     out = Path(out)
     configs = [config.replace(conv=conv, out=str(out / conv)) for conv in CONVS]
-    train_side_by_side(configs, side_by_side=pick_device(config.device).type == "cpu")
-    return summarise_study(out)
+    side_by_side = pick_device(config.device).type == "cpu"
+    train_side_by_side(configs, side_by_side=side_by_side)
+    return summarise_study(out, side_by_side)
 
 
-def summarise_study(out: str | Path) -> ConvStudy:
+def summarise_study(out: str | Path, side_by_side: bool = True) -> ConvStudy:
     """Compare the finished runs out/native and out/custom into `out` (figures,
-    compare.md) and write out/study.json."""
+    compare.md) and write out/study.json. `side_by_side`: the runs trained at once."""
     out = Path(out)
     table = compare_runs([out / conv for conv in CONVS], out)
-    study = measure(*(read_run(out / conv).rows for conv in CONVS))
+    study = measure(*(read_run(out / conv).rows for conv in CONVS), side_by_side)
     study.runs = table
     (out / "study.json").write_text(json.dumps(asdict(study), indent=2) + "\n")
     return study
 
 
-def measure(native: list[dict[str, float]], custom: list[dict[str, float]]) -> ConvStudy:
+def measure(
+    native: list[dict[str, float]], custom: list[dict[str, float]], side_by_side: bool = True
+) -> ConvStudy:
     """The study's three numbers from the two runs' metrics.csv rows."""
     if len(native) != len(custom):
         raise ScenelabError(
@@ -91,10 +100,15 @@ def measure(native: list[dict[str, float]], custom: list[dict[str, float]]) -> C
     widest = max(range(len(pairs)), key=gaps.__getitem__)
     native_memory = max(row["peak_memory_mib"] for row in native)
     custom_memory = max(row["peak_memory_mib"] for row in custom)
+    timed = overlapping_epochs(native, custom) if side_by_side else []
+    timed = timed or [pair.epoch for pair in pairs]  # no overlap at all: every epoch
     return ConvStudy(
         time_ratio=statistics.median(
-            pair.native_images_per_s / pair.custom_images_per_s for pair in pairs
+            pair.native_images_per_s / pair.custom_images_per_s
+            for pair in pairs
+            if pair.epoch in timed
         ),
+        time_ratio_epochs=timed,
         memory_ratio=custom_memory / native_memory,
         native_peak_memory_mib=native_memory,
         custom_peak_memory_mib=custom_memory,
@@ -102,6 +116,26 @@ def measure(native: list[dict[str, float]], custom: list[dict[str, float]]) -> C
         gap_epoch=pairs[widest].epoch,
         epochs=pairs,
     )
+
+
+def overlapping_epochs(native: list[dict[str, float]], custom: list[dict[str, float]]) -> list[int]:
+    """The epochs that both runs spent (at least OVERLAP_NEEDED of) training side by side,
+    taking both to start together: those that ended before the first run finished."""
+    spans = [
+        list(itertools.pairwise([0.0, *itertools.accumulate(row["epoch_time_s"] for row in rows)]))
+        for rows in (native, custom)
+    ]
+    first_finish = min(run[-1][1] for run in spans)
+
+    def overlap(span: tuple[float, float]) -> float:
+        start, end = span
+        return (min(end, first_finish) - start) / max(end - start, 1e-9)
+
+    return [
+        int(row["epoch"])
+        for row, native_span, custom_span in zip(native, *spans, strict=True)
+        if min(overlap(native_span), overlap(custom_span)) >= OVERLAP_NEEDED
+    ]
 
 
 def train_side_by_side(configs: list[RunConfig], side_by_side: bool, resume: bool = False) -> None:
@@ -184,7 +218,7 @@ def format_study(study: ConvStudy) -> str:
     lines += [
         "",
         f"time ratio custom/native     {study.time_ratio:.2f}x  (training time per image, "
-        "median over epochs)",
+        f"median over epochs {', '.join(map(str, study.time_ratio_epochs))})",
         f"memory ratio custom/native   {study.memory_ratio:.2f}x  "
         f"({study.custom_peak_memory_mib:.0f} vs {study.native_peak_memory_mib:.0f} MiB peak)",
         f"largest val top-1 gap        {study.largest_val_top1_gap:.2f} points "

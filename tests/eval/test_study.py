@@ -13,21 +13,42 @@ from scenelab.errors import ScenelabError
 from scenelab.study import _Prefixed, measure
 
 
-def rows(val_top1, images_per_s, memory):
+def rows(val_top1, images_per_s, memory, seconds=None):
+    seconds = seconds or [100.0] * len(val_top1)
+    columns = zip(val_top1, images_per_s, memory, seconds, strict=True)
     return [
-        {"epoch": epoch + 1, "val_top1": top1, "images_per_s": rate, "peak_memory_mib": mib}
-        for epoch, (top1, rate, mib) in enumerate(zip(val_top1, images_per_s, memory, strict=True))
+        {
+            "epoch": epoch + 1,
+            "val_top1": top1,
+            "images_per_s": rate,
+            "peak_memory_mib": mib,
+            "epoch_time_s": time,
+        }
+        for epoch, (top1, rate, mib, time) in enumerate(columns)
     ]
 
 
 def test_measure_gives_the_hand_computed_ratios_and_gap():
     native = rows([20.0, 30.0, 35.0], [300.0, 200.0, 310.0], [900.0, 950.0, 940.0])
     custom = rows([20.5, 29.2, 35.1], [100.0, 100.0, 150.0], [1200.0, 1140.0, 1100.0])
-    study = measure(native, custom)
+    study = measure(native, custom, side_by_side=False)
     assert study.time_ratio == pytest.approx(310 / 150)  # median of 3.0, 2.0, 2.07
     assert study.memory_ratio == pytest.approx(1200 / 950)
     assert study.largest_val_top1_gap == pytest.approx(0.8)
     assert study.gap_epoch == 2
+
+
+def test_time_ratio_counts_only_the_epochs_trained_side_by_side():
+    # native: epochs end at 60, 120, 180 s. custom: at 100, 165, 300 s. Native finishes at
+    # 180 s; custom's epoch 2 (100-165 s) overlaps fully, its epoch 3 (165-300 s) only 11%.
+    native = rows([1, 2, 3], [300.0, 300.0, 300.0], [1, 1, 1], [60.0, 60.0, 60.0])
+    custom = rows([1, 2, 3], [100.0, 120.0, 290.0], [1, 1, 1], [100.0, 65.0, 135.0])
+    study = measure(native, custom)
+    assert study.time_ratio_epochs == [1, 2]
+    assert study.time_ratio == pytest.approx((3.0 + 2.5) / 2)
+    one_after_the_other = measure(native, custom, side_by_side=False)
+    assert one_after_the_other.time_ratio_epochs == [1, 2, 3]
+    assert one_after_the_other.time_ratio == pytest.approx(2.5)
 
 
 def test_measure_refuses_runs_of_different_length():
