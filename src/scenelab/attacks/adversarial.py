@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from scenelab.attacks.epsilon import in_levels, parse_epsilon
+from scenelab.attacks.epsilon import parse_epsilon
 from scenelab.attacks.pgd import (
     DEFAULT_EPSILON,
     FGSM_RS_STEP_FACTOR,
@@ -78,13 +78,6 @@ class Adversary:
             steps=self.steps,
             random_start=self.random_start,
             target=self.target,
-        )
-
-    def describe(self) -> str:
-        start = "random start" if self.random_start else "no random start"
-        return (
-            f"{self.method}: {self.steps} step(s) of {in_levels(self.step_size)}, epsilon "
-            f"{in_levels(self.epsilon)}, {start}, {self.target}"
         )
 
 
