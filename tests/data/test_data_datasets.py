@@ -6,7 +6,7 @@ import logging
 
 import pytest
 import torch
-from conftest import make_miniplaces
+from data_builders import make_miniplaces
 
 from scenelab.data import build_dataset, build_loader
 from scenelab.errors import ScenelabError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import write_image
+from data_builders import write_image
 from PIL import Image
 
 from scenelab.data.decode import UndecodableImage, decode_rgb, decode_rgb_pil

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import make_miniplaces
+from data_builders import make_miniplaces
 
 from scenelab.cli import main
 from scenelab.data import build_dataset

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import write_image
+from data_builders import write_image
 from torchvision.datasets import ImageFolder
 
 from scenelab.data import build_dataset

@@ -70,7 +70,7 @@ def test_names_come_from_folders_without_categories(tiny_miniplaces):
 
 
 def test_test_split_has_no_labels(tiny_miniplaces):
-    from conftest import write_image
+    from data_builders import write_image
 
     for i in (2, 1):
         write_image(tiny_miniplaces / "images" / "test" / f"{i:08d}.jpg", seed=i)

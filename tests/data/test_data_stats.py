@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_miniplaces, write_image
+from data_builders import make_miniplaces, write_image
 from PIL import Image
 
 from scenelab.cli import main

@@ -8,14 +8,13 @@ trustworthy on a shared, noisy machine.
 
 Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` around the measured
 work; on CPU, the peak resident set size that the work adds to a fresh
-process (``ru_maxrss`` minus the RSS just before), one subprocess per sample.
+process (peak RSS, ``VmHWM``, minus the RSS just before), one subprocess per sample.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scenelab.errors import ScenelabError
+from scenelab.memory import current_rss_mib, peak_rss_mib
 from scenelab.models.simplenet import SimpleNet
 from scenelab.nn import convert_convs
 from scenelab.ops.conv import conv2d
@@ -204,20 +204,14 @@ def _make_target(target: str, impl: str, settings: Settings) -> Callable[[], tup
     return _layer_pass(conv, shape, impl, settings)
 
 
-def _current_rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize()
-
-
 def _child_peak_rss(target: str, impl: str, settings_dict: dict) -> float:
     """Run in a fresh process: the peak RSS (MB) that running ``target`` twice adds."""
     settings = Settings(**settings_dict)
     run = _make_target(target, impl, settings)
-    before = _current_rss_bytes()
+    before = current_rss_mib()
     run()
     run()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return max(0, peak - before) / 2**20
+    return max(0.0, peak_rss_mib() - before)
 
 
 def _interleaved_memory(target: str, settings: Settings) -> dict[str, float]:

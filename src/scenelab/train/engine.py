@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 import signal
 import threading
 import time
@@ -30,6 +29,7 @@ from scenelab.attacks.adversarial import RobustValidation, build_adversary, coll
 from scenelab.config import RunConfig, resolve, validate
 from scenelab.data import build_dataset, build_loader, build_transform, default_image_size
 from scenelab.errors import ScenelabError
+from scenelab.memory import peak_rss_mib
 from scenelab.models import build_model
 from scenelab.train.checkpoint import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
 from scenelab.train.distributed import (
@@ -206,7 +206,7 @@ def peak_memory_mib(device: torch.device) -> float:
     """Max allocated on CUDA since the last reset; the process's peak RSS on the CPU."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return peak_rss_mib()
 
 
 def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
@@ -570,7 +570,8 @@ class Trainer:
 
     def _plot(self) -> None:
         self.last_plot = time.monotonic()
-        folder, title = self.run_dir / "plots", f"{self.config.model} on {self.config.data}"
+        folder = self.run_dir / "plots"
+        title = f"{self.config.model} on {Path(self.config.data).name}"
         plots.plot_accuracy_curves(self.metrics, 1, folder / "top1.png", title)
         plots.plot_accuracy_curves(self.metrics, 5, folder / "top5.png", title)
         plots.plot_loss_curves(self.metrics, folder / "loss.png", title)
