@@ -94,8 +94,24 @@ def file_size_limit_after_saves(saves: int, limit_bytes: int) -> None:
     engine.save_checkpoint = save
 
 
+def slow_steps(pause_s: float) -> None:
+    """Each training step takes ``pause_s`` longer (the numbers are unchanged), so that a
+    signal sent during training lands mid-run however fast the machine is."""
+    from scenelab.train import engine
+
+    real_step = engine.train_step
+
+    def step(*args: Any, **kwargs: Any) -> Any:
+        result = real_step(*args, **kwargs)
+        time.sleep(pause_s)
+        return result
+
+    engine.train_step = step
+
+
 FAULTS: dict[str, Callable[..., None]] = {
     "slow_checkpoint_writes": slow_checkpoint_writes,
+    "slow_steps": slow_steps,
     "file_size_limit_after_saves": file_size_limit_after_saves,
 }
 

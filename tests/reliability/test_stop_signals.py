@@ -15,7 +15,8 @@ from reliability_runs import assert_same_run, load, train_args
 
 
 def stop_and_resume(argv: list[str], run, reference, signum: int, logs) -> None:
-    child = harness.start(argv, logs / "stopped")
+    # 0.1 s more per step: epochs 2-3 (12 steps) outlast the 0.2 s wait on any machine.
+    child = harness.start(argv, logs / "stopped", faults=[("slow_steps", {"pause_s": 0.1})])
     # Into epoch 2: epoch 1's checkpoint exists, then a little more training.
     harness.wait_for((run / "checkpoints" / "last.pt").is_file, child)
     time.sleep(0.2)
