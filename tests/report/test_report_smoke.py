@@ -27,7 +27,6 @@ from scenelab.train.checkpoint import load_model
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-SECONDS_ALLOWED = 300  # the limit for the smoke budget on the 2-core machine
 
 
 def sections(markdown: str) -> dict[int, str]:
@@ -75,10 +74,6 @@ def smoke(tmp_path_factory) -> tuple[Plan, str, str, float]:
     elapsed = time.perf_counter() - started
     print(f"smoke budget: {elapsed:.0f} s")
     return plan, markdown.read_text(), page.read_text(), elapsed
-
-
-def test_the_smoke_budget_fits_its_time(smoke):
-    assert smoke[3] < SECONDS_ALLOWED
 
 
 def test_every_section_states_settings_wall_time_and_rerun_command(smoke):
