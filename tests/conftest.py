@@ -18,6 +18,16 @@ def miniplaces20() -> Path:
     return MINIPLACES20
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module of tests on tiny models: fastest for them, and on a
+    shared machine several threads spin against other jobs (5x slower wall time measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

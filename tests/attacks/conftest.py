@@ -43,13 +43,8 @@ def make_bn_net() -> Callable[..., nn.Sequential]:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: one intra-op thread is fastest, and on a shared machine several
-    threads spin against other jobs (5x slower wall time measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _tiny_models_use_one_thread(one_thread):
+    """See `one_thread` in tests/conftest.py."""
 
 
 @pytest.fixture(scope="session")
