@@ -1,6 +1,6 @@
 """Where a SimpleNet training step spends its CPU time, native vs custom convolution.
 
-    python benchmarks/conv_profile.py [--dtype bfloat16] [--channels-last] [--steps 3]
+    python benchmarks/conv_profile.py [--dtype bfloat16] [--channels-last] [--steps 3] [--threads N]
 
 Runs torch.profiler over STEPS training steps of each implementation (batch 64, 128x128,
 after one warm-up step) and prints the operators with the most self CPU time, side by side.
@@ -36,7 +36,9 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     settings = Settings(dtype=args.dtype, channels_last=args.channels_last, layers=False)
     totals = {impl: self_cpu_ms(impl, settings, args.steps) for impl in IMPLEMENTATIONS}
     ops = sorted(

@@ -163,6 +163,43 @@ def test_simplenet_layers_match(layer, channels_last):
     assert max(compare_with_pytorch(config, torch.float32)) <= 1e-5
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_batch_split_into_chunks_matches(monkeypatch, threads, channels_last, groups):
+    """A column budget of a few bytes forces the smallest chunks (one sample per thread);
+    a batch of 5 leaves a short last chunk."""
+    from scenelab.ops import conv as conv_module
+
+    monkeypatch.setattr(conv_module, "_COLUMN_BUDGET_BYTES", 8)
+    calls = []
+    real_unfold = F.unfold
+    monkeypatch.setattr(
+        conv_module.F, "unfold", lambda x, *a, **k: calls.append(len(x)) or real_unfold(x, *a, **k)
+    )
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        config = {
+            "batch": 5,
+            "in_channels": 4,
+            "out_channels": 6,
+            "kernel": (3, 2),
+            "size": (7, 6),
+            "stride": (2, 1),
+            "padding": (1, 0),
+            "dilation": (1, 2),
+            "groups": groups,
+            "bias": True,
+            "channels_last": channels_last,
+        }
+        assert max(compare_with_pytorch(config, torch.float64)) <= 1e-10
+    finally:
+        torch.set_num_threads(previous)
+    chunks = [threads] * (5 // threads) + ([5 % threads] if 5 % threads else [])
+    assert calls == chunks * 2  # forward, then again in backward for grad_weight
+
+
 def test_channels_last_in_channels_last_out():
     x = torch.randn(2, 8, 10, 10).contiguous(memory_format=torch.channels_last)
     w = torch.randn(16, 8, 3, 3)

@@ -19,7 +19,8 @@ Design decisions, each measured (``docs/benchmarks.md``):
 
 * The batch is processed in chunks so that the unfolded columns of one chunk stay
   small (``_COLUMN_BUDGET_BYTES``): peak memory stays near PyTorch's own conv and
-  the columns are still warm in cache when the matmul reads them.
+  the columns are still warm in cache when the matmul reads them. A chunk holds at
+  least one sample per CPU thread, since im2col/col2im parallelise over samples.
 * The columns are *rebuilt* in backward instead of saved: saving them costs the
   whole unfolded activation (kh*kw times the input) for every layer until backward,
   rebuilding costs one more unfold per chunk.
@@ -118,11 +119,14 @@ def _check_arguments(
 
 
 def _chunk_size(geo: _Geometry) -> int:
-    """Samples per chunk so that one chunk's unfolded columns fit the budget."""
+    """Samples per chunk so that one chunk's unfolded columns fit the budget, but at least
+    one per CPU thread: ATen's im2col and col2im parallelise over the samples of a call."""
     if geo.pointwise and geo.groups == 1:
         return geo.batch  # no columns at all
     per_sample = geo.groups * geo.k * geo.positions * geo.element_size
-    return max(1, min(geo.batch, _COLUMN_BUDGET_BYTES // per_sample))
+    fitting = _COLUMN_BUDGET_BYTES // per_sample
+    threads = torch.get_num_threads() if geo.device_type == "cpu" else 1
+    return max(1, min(geo.batch, max(threads, fitting - fitting % threads)))
 
 
 class _Geometry:
@@ -154,6 +158,7 @@ class _Geometry:
         self.k = (self.channels // groups) * self.kh * self.kw  # rows of one group's columns
         self.positions = self.out_h * self.out_w
         self.element_size = input.element_size()
+        self.device_type = input.device.type
 
 
 def _unfold(x: torch.Tensor, geo: _Geometry) -> torch.Tensor:
