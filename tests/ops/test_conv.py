@@ -54,6 +54,25 @@ def conv_configs(draw, max_size: int = 9):
     }
 
 
+def conv_config(**changes) -> dict:
+    """One convolution for a hand-written test: a 3x3 conv of 4 to 4 channels on 8x8 by
+    default, with ``changes`` applied."""
+    config = {
+        "batch": 2,
+        "in_channels": 4,
+        "out_channels": 4,
+        "kernel": (3, 3),
+        "size": (8, 8),
+        "stride": (1, 1),
+        "padding": 1,
+        "dilation": (1, 1),
+        "groups": 1,
+        "bias": True,
+        "channels_last": False,
+    }
+    return {**config, **changes}
+
+
 def make_tensors(config: dict, dtype: torch.dtype, device: str = "cpu", seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     shape = (config["batch"], config["in_channels"], *config["size"])
@@ -147,19 +166,16 @@ SIMPLENET_LAYERS = [  # (in, out, kernel, stride, padding, size): the study's ne
 @pytest.mark.parametrize("layer", SIMPLENET_LAYERS)
 def test_simplenet_layers_match(layer, channels_last):
     cin, cout, k, s, p, size = layer
-    config = {
-        "batch": 4,
-        "in_channels": cin,
-        "out_channels": cout,
-        "kernel": (k, k),
-        "size": (size, size),
-        "stride": (s, s),
-        "padding": p,
-        "dilation": (1, 1),
-        "groups": 1,
-        "bias": True,
-        "channels_last": channels_last,
-    }
+    config = conv_config(
+        batch=4,
+        in_channels=cin,
+        out_channels=cout,
+        kernel=(k, k),
+        size=(size, size),
+        stride=(s, s),
+        padding=p,
+        channels_last=channels_last,
+    )
     assert max(compare_with_pytorch(config, torch.float32)) <= 1e-5
 
 
@@ -180,19 +196,17 @@ def test_batch_split_into_chunks_matches(monkeypatch, threads, channels_last, gr
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        config = {
-            "batch": 5,
-            "in_channels": 4,
-            "out_channels": 6,
-            "kernel": (3, 2),
-            "size": (7, 6),
-            "stride": (2, 1),
-            "padding": (1, 0),
-            "dilation": (1, 2),
-            "groups": groups,
-            "bias": True,
-            "channels_last": channels_last,
-        }
+        config = conv_config(
+            batch=5,
+            out_channels=6,
+            kernel=(3, 2),
+            size=(7, 6),
+            stride=(2, 1),
+            padding=(1, 0),
+            dilation=(1, 2),
+            groups=groups,
+            channels_last=channels_last,
+        )
         assert max(compare_with_pytorch(config, torch.float64)) <= 1e-10
     finally:
         torch.set_num_threads(previous)
@@ -214,19 +228,7 @@ def test_low_precision_close_to_float64(dtype):
     x, w, b = (
         t.detach()
         for t in make_tensors(
-            {
-                "batch": 2,
-                "in_channels": 6,
-                "out_channels": 4,
-                "kernel": (3, 3),
-                "size": (9, 9),
-                "stride": (1, 1),
-                "padding": 1,
-                "dilation": (1, 1),
-                "groups": 2,
-                "bias": True,
-                "channels_last": False,
-            },
+            conv_config(in_channels=6, size=(9, 9), groups=2),
             torch.float64,
         )
     )
@@ -249,19 +251,15 @@ def test_follows_autocast_like_the_builtin_conv():
 
 
 def test_full_gradcheck_on_a_strided_dilated_grouped_conv():
-    config = {
-        "batch": 1,
-        "in_channels": 4,
-        "out_channels": 4,
-        "kernel": (3, 2),
-        "size": (6, 5),
-        "stride": (2, 1),
-        "padding": (1, 2),
-        "dilation": (1, 2),
-        "groups": 2,
-        "bias": True,
-        "channels_last": False,
-    }
+    config = conv_config(
+        batch=1,
+        kernel=(3, 2),
+        size=(6, 5),
+        stride=(2, 1),
+        padding=(1, 2),
+        dilation=(1, 2),
+        groups=2,
+    )
     x, w, b = make_tensors(config, torch.float64)
     assert torch.autograd.gradcheck(lambda *t: conv2d(*t, *geometry(config)), (x, w, b))
 
