@@ -46,6 +46,7 @@ def test_sigkill_at_a_random_moment_then_resume_is_bit_exact(
 
     subprocess.run([*command, "--resume", str(run)], check=True, timeout=600)
     resumed = load_checkpoint(last)
-    assert resumed["step"] == uninterrupted["step"] > stopped_at
+    # A kill after the last checkpoint but before the exit leaves nothing to redo.
+    assert resumed["step"] == uninterrupted["step"] >= stopped_at
     for key, value in uninterrupted["model"].items():
         assert torch.equal(resumed["model"][key], value), key
