@@ -42,7 +42,7 @@ def test_miniplaces20_training_batch(miniplaces20):
 
 
 def test_start_up_walks_folders_instead_of_checking_each_listed_file(tmp_path, monkeypatch):
-    """Start-up cost on 100,000 lines is a directory walk, not one stat per line."""
+    """Start-up on a long list file walks the folders once instead of stat-ing each line."""
     root = tmp_path / "big"
     folder = root / "images" / "train" / "a" / "abbey"
     folder.mkdir(parents=True)

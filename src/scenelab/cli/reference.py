@@ -54,9 +54,10 @@ def main() -> None:
     DOCS.mkdir(parents=True, exist_ok=True)
     for stale in DOCS.glob("*.md"):
         stale.unlink()
-    for name, text in pages().items():
+    written = pages()
+    for name, text in written.items():
         (DOCS / name).write_text(text)
-    print(f"wrote {len(pages())} pages to {DOCS}")
+    print(f"wrote {len(written)} pages to {DOCS}")
 
 
 if __name__ == "__main__":
