@@ -50,6 +50,15 @@ def test_each_train_command_parses_back_to_the_runs_settings(plan, name):
     assert RunConfig().replace(**flag_overrides(args)) == RunConfig(**plan.run_settings(name))
 
 
+@pytest.mark.parametrize("name", list(RUNS))
+def test_the_small_budgets_train_commands_parse_back_too(tmp_path, name):
+    """The small budget sets a switch (--channels-last) the smoke budget leaves off."""
+    plan = Plan("miniplaces20", tmp_path / "study", BUDGETS["small"], pretrained="r18.pth")
+    args = build_parser().parse_args(shlex.split(plan.train_command(name))[1:])
+    assert RunConfig().replace(**flag_overrides(args)) == RunConfig(**plan.run_settings(name))
+    assert args.channels_last
+
+
 def test_the_other_commands_parse_and_point_at_the_plans_folders(plan):
     parser = build_parser()
     evaluation = parser.parse_args(eval_argv(plan))
