@@ -25,6 +25,7 @@ from scenelab.errors import ScenelabError
 BASE_LR = 0.1  # for a batch of 256, scaled linearly (Goyal et al. 2017)
 BASE_BATCH = 256
 AMP_CHOICES = ("bf16", "fp16", "off")
+DTYPE_CHOICES = ("float32", "float64")
 CONV_CHOICES = ("native", "custom")
 AUGMENT_CHOICES = ("study", "light", "none")
 
@@ -77,6 +78,9 @@ class RunConfig:
     threads: int | None = None
     seed: int = 0
     amp: str | None = None
+    # Of the parameters and the images. float64 (with --amp off) takes rounding out of a
+    # comparison of two implementations, at several times float32's cost.
+    dtype: str = "float32"
     channels_last: bool = False
     compile: bool = False
     deterministic: bool = False
@@ -195,7 +199,7 @@ def resolve(config: RunConfig, *, image_size: int, default_amp: str) -> RunConfi
         workers=config.workers if config.workers is not None else defaults.workers,
         threads=config.threads or defaults.threads,
         image_size=config.image_size or image_size,
-        amp=config.amp or default_amp,
+        amp=config.amp or ("off" if config.dtype == "float64" else default_amp),
         out=config.out or str(Path("runs") / f"{config.model}-{Path(config.data).name}"),
     )
     validate(resolved)
@@ -240,11 +244,14 @@ def validate(config: RunConfig) -> None:
         problems.append(f"--grad-clip must be a positive number, got {config.grad_clip}")
     for flag, value, choices in (
         ("--amp", config.amp, AMP_CHOICES),
+        ("--dtype", config.dtype, DTYPE_CHOICES),
         ("--conv", config.conv, CONV_CHOICES),
         ("--augment", config.augment, AUGMENT_CHOICES),
     ):
         if value is not None and value not in choices:
             problems.append(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
+    if config.dtype == "float64" and config.amp not in (None, "off"):
+        problems.append(f"--dtype float64 needs --amp off (--amp {config.amp} computes in it)")
     problems.extend(adversarial_problems(config))
     if problems:
         raise ScenelabError("; ".join(problems))

@@ -230,7 +230,10 @@ def format_study(study: ConvStudy) -> str:
 def study_conv_command(args: argparse.Namespace) -> int:
     settings = {
         key: getattr(args, key)
-        for key in ("data", "model", "epochs", "batch_size", "amp", "seed", "workers", "device")
+        for key in (
+            *("data", "model", "epochs", "batch_size", "image_size", "amp", "dtype"),
+            *("seed", "workers", "device"),
+        )
         if getattr(args, key) is not None
     }
     config = RunConfig(**settings)

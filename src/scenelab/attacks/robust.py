@@ -65,7 +65,8 @@ def robust_accuracy(
 ) -> list[RobustAccuracy]:
     """Clean and PGD accuracy at each epsilon, over ``(images, labels)`` batches.
 
-    Images may be uint8 (converted to [0, 1] on ``device``) or float pixels. ``step_sizes``
+    Images may be uint8 (converted to [0, 1] on ``device``, in the dtype of the model's
+    parameters) or float pixels. ``step_sizes``
     gives one step size per epsilon; None applies Madry et al.'s 2.5 epsilon / steps at
     each. Other arguments as for `scenelab.attacks.pgd`.
     """
@@ -74,10 +75,11 @@ def robust_accuracy(
         step_sizes = [default_step_size(epsilon, steps, random_start) for epsilon in epsilons]
     if len(step_sizes) != len(epsilons):
         raise ScenelabError(f"{len(step_sizes)} step sizes for {len(epsilons)} epsilons")
+    dtype = next(model.parameters()).dtype
     clean = _Tally()
     tallies = [_Tally() for _ in epsilons]
     for images, labels in batches:
-        images, labels = _to_pixels(images, device), labels.to(device)
+        images, labels = _to_pixels(images, device, dtype), labels.to(device)
         with torch.no_grad(), frozen_eval(model):
             clean_logits = model(images)
         clean_correct = _count_correct(clean_logits, labels, clean)
@@ -121,9 +123,11 @@ def robust_accuracy(
     ]
 
 
-def _to_pixels(images: torch.Tensor, device: str | torch.device) -> torch.Tensor:
+def _to_pixels(
+    images: torch.Tensor, device: str | torch.device, dtype: torch.dtype
+) -> torch.Tensor:
     images = images.to(device, non_blocking=True)
-    return images.float().div_(255) if images.dtype == torch.uint8 else images
+    return images.to(dtype).div_(255) if images.dtype == torch.uint8 else images
 
 
 def _count_correct(logits: torch.Tensor, labels: torch.Tensor, tally: _Tally) -> torch.Tensor:

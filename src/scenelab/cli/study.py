@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.config import AMP_CHOICES
+from scenelab.config import AMP_CHOICES, DTYPE_CHOICES
 from scenelab.study import study_conv_command
 
 
@@ -33,6 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=AMP_CHOICES,
         help="mixed precision of both runs (default: bf16 where the hardware has it, else off)",
     )
+    conv.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        help="of parameters and images (default float32); float64 (implies --amp off) "
+        "takes rounding out of the comparison",
+    )
+    conv.add_argument("--image-size", type=int, help="default: the dataset's")
     conv.add_argument("--seed", type=int, help="one seed for both runs (default 0)")
     conv.add_argument("--workers", type=int, help="data-loading processes per run (default 2)")
     conv.add_argument("--device", help="auto (CUDA if there), cpu, cuda, cuda:N")

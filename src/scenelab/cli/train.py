@@ -6,7 +6,7 @@ import argparse
 
 from scenelab.attacks.adversarial import ADV_CHOICES, ADV_TARGETS
 from scenelab.attacks.epsilon import parse_epsilon
-from scenelab.config import AMP_CHOICES, AUGMENT_CHOICES, CONV_CHOICES
+from scenelab.config import AMP_CHOICES, AUGMENT_CHOICES, CONV_CHOICES, DTYPE_CHOICES
 from scenelab.errors import ScenelabError
 from scenelab.train.command import train_command
 
@@ -140,6 +140,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     speed = parser.add_argument_group("hardware")
     speed.add_argument(
         "--amp", choices=AMP_CHOICES, help="mixed precision (default bf16 where supported)"
+    )
+    speed.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        help="of parameters and images (default float32); float64 implies --amp off",
     )
     speed.add_argument("--channels-last", action=argparse.BooleanOptionalAction)
     speed.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile")

@@ -50,9 +50,14 @@ NONFINITE_LOSS_EXIT = 3
 PLOT_INTERVAL_S = 60.0  # redraw plots/*.png at most this often, and after the last epoch
 
 
-def to_model_input(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """uint8 (B, 3, H, W) from the loader -> float [0, 1] on ``device``."""
-    images = images.to(device, non_blocking=True).float().div_(255)
+def to_model_input(
+    images: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """uint8 (B, 3, H, W) from the loader -> [0, 1] ``dtype`` on ``device``."""
+    images = images.to(device, non_blocking=True).to(dtype).div_(255)
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
 
@@ -148,6 +153,7 @@ def evaluate(
     loader: torch.utils.data.DataLoader,
     device: torch.device,
     autocast: Callable[[], AbstractContextManager],
+    dtype: torch.dtype = torch.float32,
     channels_last: bool = False,
 ) -> Totals:
     """Cross-entropy (without label smoothing) and top-1/top-5 counts over ``loader``."""
@@ -157,7 +163,7 @@ def evaluate(
     for images, labels in loader:
         labels = labels.to(device, non_blocking=True)
         with autocast():
-            logits = model(to_model_input(images, device, channels_last))
+            logits = model(to_model_input(images, device, dtype, channels_last))
         loss = F.cross_entropy(logits.float(), labels)
         totals.add(loss.item(), logits, labels)
     model.train(was_training)
@@ -266,6 +272,7 @@ class Trainer:
             )
         self._build_data(config)
         self.config = config = config.replace(num_classes=len(self.classes))
+        self.dtype = getattr(torch, config.dtype)
         self._build_model(config, resume)
         self.adversary = build_adversary(config)  # None unless --adv pgd / fgsm-rs
         self.robust_validation = (
@@ -334,7 +341,7 @@ class Trainer:
             config.num_classes,
             conv=config.conv,
             pretrained=None if resume else config.pretrained,  # resume loads every weight
-        ).to(self.device)
+        ).to(self.device, self.dtype)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model  # the bare module: state dicts and evaluation
@@ -462,7 +469,7 @@ class Trainer:
             try:
                 loss, logits = train_step(
                     self.forward_model,
-                    to_model_input(images, device, config.channels_last),
+                    to_model_input(images, device, self.dtype, config.channels_last),
                     labels,
                     self.loss_fn,
                     self.optimizer,
@@ -522,9 +529,14 @@ class Trainer:
     def _finish_epoch(self, epoch: int, started: float) -> None:
         train_time = time.perf_counter() - started
         train = self.totals.across(self.world, self.device)
-        val = evaluate(self.model, self.val_loader, self.device, self.autocast).across(
-            self.world, self.device
-        )
+        val = evaluate(
+            self.model,
+            self.val_loader,
+            self.device,
+            self.autocast,
+            self.dtype,
+            self.config.channels_last,
+        ).across(self.world, self.device)
         skipped = sum_across(self.world, [self.train_set.skipped_images], self.device)[0]
         row = {
             "epoch": epoch + 1,
