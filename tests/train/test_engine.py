@@ -192,3 +192,13 @@ def test_float64_refuses_mixed_precision(tiny_config, tmp_path):
         train(tiny_config(tmp_path / "a", dtype="float64", amp="bf16"))
     with pytest.raises(ScenelabError, match="--dtype must be one of float32, float64"):
         train(tiny_config(tmp_path / "a", dtype="float16"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_model_input_is_pixels_over_255_in_the_asked_dtype_and_layout(dtype, channels_last):
+    images = torch.randint(0, 256, (2, 3, 5, 7), dtype=torch.uint8)
+    pixels = engine.to_model_input(images, torch.device("cpu"), dtype, channels_last)
+    assert pixels.dtype == dtype
+    assert pixels.is_contiguous(memory_format=torch.channels_last) == channels_last
+    torch.testing.assert_close(pixels, images.to(dtype) / 255, rtol=0, atol=0)
