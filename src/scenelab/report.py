@@ -581,6 +581,7 @@ def adversarial_blocks(plan: Plan, attack: dict[str, Any] | None, run_dir: Path)
     table = [
         [
             name,
+            weights_of(result),
             pct(result["clean"]["top1"]),
             pct(result["clean"]["top5"]),
             pct(result["adversarial"]["top1"]),
@@ -595,14 +596,30 @@ def adversarial_blocks(plan: Plan, attack: dict[str, Any] | None, run_dir: Path)
         Paragraph(
             f"**Table 1.** Clean and under-attack accuracy (PGD-{attack['attack']['steps']}, "
             f"epsilon {epsilon}, target {attack['attack']['target']}) on the same "
-            f"{attack['num_samples']} {attack['split']} images."
+            f"{attack['num_samples']} {attack['split']} images. Each run's best.pt is "
+            "attacked: the epoch of best val top-1, and for adversarial training the most "
+            "robust epoch by the check above."
         ),
         Table(
-            ["model", "clean top-1 (%)", "clean top-5 (%)", "PGD top-1 (%)", "PGD top-5 (%)"],
+            [
+                "model",
+                "weights",
+                "clean top-1 (%)",
+                "clean top-5 (%)",
+                "PGD top-1 (%)",
+                "PGD top-5 (%)",
+            ],
             table,
         ),
     ]
     return blocks
+
+
+def weights_of(attack: dict[str, Any]) -> str:
+    """'best.pt, epoch 5'; '-' for an attack.json written before it recorded them."""
+    if "checkpoint" not in attack:
+        return "-"
+    return f"{Path(attack['checkpoint']).name}, epoch {attack['epoch']}"
 
 
 BUILDERS: dict[int, Callable[[Plan], list[Block]]] = {

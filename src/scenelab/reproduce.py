@@ -88,7 +88,7 @@ BUDGETS = {
         attack_images=500,
         saliency_images=20,
         bench_flags=("--quick", "--batch-size", "32"),
-        meant_for="miniplaces20, hours on a CPU",
+        meant_for="miniplaces20, 1-2 hours on 2 CPU cores",
     ),
     "full": Budget(
         name="full",

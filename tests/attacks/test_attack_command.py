@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -68,7 +69,12 @@ def test_attack_writes_json_and_plots_with_accuracies_of_the_model(run_folder, c
     dataset = build_dataset("digits", "val")
     indices = [round(i * (len(dataset) - 1) / 23) for i in range(24)]
     model = SimpleNet(num_classes=10).eval()
-    model.load_state_dict(torch.load(run_folder / "checkpoints" / "best.pt")["model"])
+    best = torch.load(run_folder / "checkpoints" / "best.pt")
+    model.load_state_dict(best["model"])
+    assert (Path(record["checkpoint"]), record["epoch"]) == (
+        run_folder / "checkpoints" / "best.pt",
+        best.get("epoch"),
+    )
     images = torch.stack([dataset[i][0] for i in indices]).float() / 255
     labels = [dataset[i][1] for i in indices]
     with torch.no_grad():

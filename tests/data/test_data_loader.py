@@ -63,3 +63,11 @@ def test_a_distributed_sampler_replaces_shuffling():
 def test_drop_last():
     loader = build_loader(digits(False), 100, shuffle=False, workers=0, seed=0, drop_last=True)
     assert len(epoch(loader)[0]) == 300
+
+
+def test_channels_last_batches_hold_the_same_pixels_in_that_layout():
+    plain = build_loader(digits(train=False), 16, shuffle=False, workers=0, seed=0)
+    nhwc = build_loader(digits(False), 16, shuffle=False, workers=1, seed=0, channels_last=True)
+    for (images, labels), (expected, expected_labels) in zip(nhwc, plain, strict=True):
+        assert images.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(images, expected) and torch.equal(labels, expected_labels)

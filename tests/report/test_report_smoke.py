@@ -23,7 +23,7 @@ from sklearn.metrics import accuracy_score, average_precision_score
 from scenelab import reproduce as reproduce_module
 from scenelab.data import build_dataset, build_transform
 from scenelab.reproduce import BUDGETS, Plan, reproduce
-from scenelab.train.checkpoint import load_model
+from scenelab.train.checkpoint import load_checkpoint, load_model
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,7 +172,10 @@ def test_section_7_saliency_attack_and_table_1(smoke):
         "SimpleNet",
         "SimpleNet, adversarially trained",
     ]
-    for row in table_1:
+    plan = smoke[0]
+    for row, run in zip(table_1, ("simplenet", "simplenet-adv"), strict=True):
+        best = load_checkpoint(plan.run_dir(run) / "checkpoints" / "best.pt")
+        assert row["weights"] == f"best.pt, epoch {best['epoch']}"
         for key in ("clean top-1 (%)", "clean top-5 (%)", "PGD top-1 (%)", "PGD top-5 (%)"):
             assert 0 <= number(row[key]) <= 100
 

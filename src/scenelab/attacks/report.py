@@ -75,6 +75,8 @@ def attack_report(args: argparse.Namespace) -> int:
     examples_plot = _examples_figure(run, dataset, examples, args, settings, device, title)
     record = {
         "run": str(run.folder),
+        "checkpoint": str(run.checkpoint),
+        "epoch": run.epoch,
         "data": spec,
         "split": args.split,
         "num_samples": main.num_samples,

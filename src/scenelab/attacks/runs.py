@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from scenelab.data import build_dataset, build_transform, default_image_size
 from scenelab.errors import ScenelabError
-from scenelab.train.checkpoint import CHECKPOINT_DIR, load_model
+from scenelab.train.checkpoint import CHECKPOINT_DIR, load_model, resolve_checkpoint
 
 
 @dataclass
@@ -22,18 +22,22 @@ class Run:
     config: dict[str, Any]
     classes: list[str]
     folder: Path  # where attack.json and plots/ go
+    checkpoint: Path  # the file the weights came from (a run folder's best.pt)
+    epoch: int | None  # the epoch those weights ended
 
 
 def load_run(path: str | Path, device: torch.device) -> Run:
-    """A run folder or checkpoint file -> its model, config, class names and run folder."""
+    """A run folder or checkpoint file -> its model, config, class names, run folder and
+    the checkpoint file and epoch the weights come from."""
     path = Path(path)
-    model, checkpoint = load_model(path, device)
+    file = resolve_checkpoint(path)
+    model, checkpoint = load_model(file, device)
     config = checkpoint.get("config", {})
     classes = list(checkpoint.get("classes") or [str(i) for i in range(config["num_classes"])])
     folder = path if path.is_dir() else path.parent
     if not path.is_dir() and folder.name == CHECKPOINT_DIR:
         folder = folder.parent
-    return Run(model=model, config=config, classes=classes, folder=folder)
+    return Run(model, config, classes, folder, file, checkpoint.get("epoch"))
 
 
 def evaluation_dataset(run: Run, data: str | None, split: str) -> tuple[Dataset, str]:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from scenelab.data.threads import single_threaded
 
 
-def collate_single_threaded(samples: list) -> object:
-    """torch's default collation (stacking), on one thread: see `single_threaded`."""
+def collate_single_threaded(samples: list, channels_last: bool = False) -> object:
+    """torch's default collation (stacking), on one thread: see `single_threaded`. With
+    `channels_last` the image batch comes out in that memory format, so that the training
+    process, where the model wants it, has no layout to change."""
     with single_threaded():
-        return default_collate(samples)
+        batch = default_collate(samples)
+        if channels_last:
+            images, *rest = batch
+            batch = [images.contiguous(memory_format=torch.channels_last), *rest]
+        return batch
 
 
 def build_loader(
@@ -22,6 +30,7 @@ def build_loader(
     seed: int,
     drop_last: bool = False,
     sampler: Sampler | None = None,
+    channels_last: bool = False,
 ) -> DataLoader:
     """A DataLoader yielding (uint8 images (B, 3, H, W), int64 labels (B,)).
 
@@ -31,7 +40,8 @@ def build_loader(
     augmentation included. With `workers=0` the augmentation draws from the global torch
     RNG, which the caller seeds. A `sampler` (a DistributedSampler, say) replaces the
     shuffling. Memory is pinned only when CUDA is there to use it; workers persist across
-    epochs. Loading and collation run on one torch thread (`single_threaded`).
+    epochs. Loading and collation run on one torch thread (`single_threaded`). With
+    `channels_last` the image batches come in that memory format (made by the workers).
     """
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
@@ -44,5 +54,5 @@ def build_loader(
         persistent_workers=workers > 0,
         drop_last=drop_last,
         generator=generator,
-        collate_fn=collate_single_threaded,
+        collate_fn=partial(collate_single_threaded, channels_last=channels_last),
     )

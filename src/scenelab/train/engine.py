@@ -56,8 +56,9 @@ def to_model_input(
     dtype: torch.dtype = torch.float32,
     channels_last: bool = False,
 ) -> torch.Tensor:
-    """uint8 (B, 3, H, W) from the loader -> [0, 1] ``dtype`` on ``device``; the layout
-    changes while the pixels are still bytes (a quarter of the copy)."""
+    """uint8 (B, 3, H, W) from the loader -> [0, 1] ``dtype`` on ``device``. The loader of
+    a channels_last run delivers that layout already; otherwise it changes here, while the
+    pixels are still bytes (a quarter of the copy)."""
     images = images.to(device, non_blocking=True)
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -327,6 +328,7 @@ class Trainer:
             seed=config.seed,
             drop_last=True,
             sampler=self.sampler,
+            channels_last=config.channels_last,
         )
         self.val_loader = build_loader(
             val_set,
@@ -335,6 +337,7 @@ class Trainer:
             workers=config.workers,
             seed=config.seed,
             sampler=shard_indices(len(val_set), world.rank, world.world_size),
+            channels_last=config.channels_last,
         )
         self.steps_per_epoch = len(self.sampler) // self.local_batch
 
