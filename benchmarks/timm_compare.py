@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from train import (  # benchmarks/train.py
     DEFAULT_ROOT,
     IMAGE_SIZE,
     PRECISIONS,
+    median_cells,
     subset_folder,
     trainer_images_per_s,
 )
@@ -146,11 +146,7 @@ def main() -> None:
     print("| precision | timm train.py images/s | scenelab images/s | scenelab / timm |")
     print("| --- | ---: | ---: | ---: |")
     for precision, row in results.items():
-        ratios = [o / t for o, t in zip(row["ours"], row["timm"], strict=True)]
-        print(
-            f"| {precision} | {statistics.median(row['timm']):.1f} | "
-            f"{statistics.median(row['ours']):.1f} | {statistics.median(ratios):.2f} |"
-        )
+        print(f"| {precision} | {median_cells(row['timm'], row['ours'])} |")
 
 
 if __name__ == "__main__":

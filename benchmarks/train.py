@@ -102,6 +102,13 @@ def trainer_images_per_s(
     return rows[-1]["images_per_s"]
 
 
+def median_cells(reference: list[float], ours: list[float]) -> str:
+    """'median reference | median ours | median of the per-repeat ratios ours/reference'."""
+    ratios = [o / r for o, r in zip(ours, reference, strict=True)]
+    medians = statistics.median(reference), statistics.median(ours), statistics.median(ratios)
+    return "{:.1f} | {:.1f} | {:.2f}".format(*medians)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
@@ -142,12 +149,7 @@ def main() -> None:
     print("| model | precision | bare loop images/s | trainer images/s | trainer / bare |")
     print("| --- | --- | ---: | ---: | ---: |")
     for (model_name, precision), row in results.items():
-        bare, ours = statistics.median(row["bare"]), statistics.median(row["ours"])
-        ratios = [o / b for o, b in zip(row["ours"], row["bare"], strict=True)]
-        print(
-            f"| {model_name} | {precision} | {bare:.1f} | {ours:.1f} | "
-            f"{statistics.median(ratios):.2f} |"
-        )
+        print(f"| {model_name} | {precision} | {median_cells(row['bare'], row['ours'])} |")
 
 
 if __name__ == "__main__":
