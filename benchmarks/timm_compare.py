@@ -38,6 +38,7 @@ from train import (  # benchmarks/train.py
     PRECISIONS,
     median_cells,
     subset_folder,
+    subset_lines,
     trainer_images_per_s,
 )
 
@@ -65,15 +66,9 @@ AVERAGE = re.compile(r"^Train: 1 .*\(\s*[0-9.]+s,\s*([0-9.]+)/s\)", re.MULTILINE
 
 
 def image_folder(root: Path, steps: int, folder: Path) -> Path:
-    """The train subset of benchmarks/train.py (and its BATCH val images) as class folders
-    of symbolic links, the layout timm reads."""
-    train_lines = (root / "train.txt").read_text().splitlines()
-    stride = len(train_lines) // (steps * BATCH)
-    splits = {
-        "train": train_lines[::stride][: steps * BATCH],
-        "val": (root / "val.txt").read_text().splitlines()[:BATCH],
-    }
-    for split, lines in splits.items():
+    """The images of benchmarks/train.py's `subset_lines` as class folders of symbolic
+    links, the layout timm reads."""
+    for split, lines in subset_lines(root, steps).items():
         for line in lines:
             relative, label = line.rsplit(" ", 1)
             target = folder / split / f"{int(label):03d}" / Path(relative).name

@@ -44,15 +44,23 @@ CLASSES = 20
 PRECISIONS = {"float32": ("off", False), "bf16+channels_last": ("bf16", True)}
 
 
-def subset_folder(root: Path, steps: int, folder: Path) -> Path:
-    """A MiniPlaces root with the first steps x BATCH train and BATCH val images of ``root``
-    (its images/ folder is linked, not copied)."""
-    (folder / "images").symlink_to((root / "images").resolve())
+def subset_lines(root: Path, steps: int) -> dict[str, list[str]]:
+    """The list-file lines of the benchmark's images: steps x BATCH train images spread over
+    the classes, and the first BATCH val images of ``root``."""
     train_lines = (root / "train.txt").read_text().splitlines()
-    stride = len(train_lines) // (steps * BATCH)  # spread over the classes
-    (folder / "train.txt").write_text("\n".join(train_lines[::stride][: steps * BATCH]) + "\n")
-    val_lines = (root / "val.txt").read_text().splitlines()[:BATCH]
-    (folder / "val.txt").write_text("\n".join(val_lines) + "\n")
+    stride = len(train_lines) // (steps * BATCH)
+    return {
+        "train": train_lines[::stride][: steps * BATCH],
+        "val": (root / "val.txt").read_text().splitlines()[:BATCH],
+    }
+
+
+def subset_folder(root: Path, steps: int, folder: Path) -> Path:
+    """A MiniPlaces root holding the images of `subset_lines` (its images/ folder is
+    linked, not copied)."""
+    (folder / "images").symlink_to((root / "images").resolve())
+    for split, lines in subset_lines(root, steps).items():
+        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n")
     return folder
 
 

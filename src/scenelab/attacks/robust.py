@@ -66,9 +66,9 @@ def robust_accuracy(
     """Clean and PGD accuracy at each epsilon, over ``(images, labels)`` batches.
 
     Images may be uint8 (converted to [0, 1] on ``device``, in the dtype of the model's
-    parameters) or float pixels. ``step_sizes``
-    gives one step size per epsilon; None applies Madry et al.'s 2.5 epsilon / steps at
-    each. Other arguments as for `scenelab.attacks.pgd`.
+    parameters) or float pixels. ``step_sizes`` gives one step size per epsilon; None
+    applies Madry et al.'s 2.5 epsilon / steps at each. Other arguments as for
+    `scenelab.attacks.pgd`.
     """
     check_pixel_model(model, allow_unnormalized)
     if step_sizes is None:
