@@ -123,8 +123,8 @@ def main() -> None:
                         out.mkdir(parents=True)
                         value = timm_images_per_s(args, data, precision, out)
                     else:
-                        value = trainer_images_per_s(
-                            ours_data, "resnet18", amp, channels_last, args
+                        value = trainer_images_per_s(  # decoding every epoch, as timm does
+                            ours_data, "resnet18", amp, channels_last, False, args
                         )
                     results[precision][side].append(value)
                 print(

@@ -7,17 +7,19 @@ at 128x128 and batch 64:
 
 - bare: forward, cross-entropy, backward and an SGD step on a batch already in memory as
   [0, 1] floats (in channels_last where that row uses it): nothing but the compute;
-- trainer: `scenelab.train.engine.train` on a MiniPlaces folder holding the first
-  STEPS x 64 training images of ROOT (and 64 val images), two epochs; its images/s is the
-  second epoch's, as metrics.csv records it (training only, not validation). It decodes
-  JPEGs, augments (`--augment`, default `none`: decode, resize and crop only), converts on
-  the device, steps the schedule, counts top-1/top-5 and checks the loss every step.
+- trainer: `scenelab.train.engine.train` on a MiniPlaces folder holding STEPS x 64
+  training images of ROOT (and 64 val images), two epochs; its images/s is the second
+  epoch's, as metrics.csv records it (training only, not validation). It decodes JPEGs,
+  augments (`--augment`, default `none`: decode, resize and crop only), converts on the
+  device, steps the schedule, counts top-1/top-5 and checks the loss every step;
+- cached trainer: the same with `--cache-images` (JPEGs decoded once, before the first
+  epoch; everything else the same).
 
-Rows run interleaved (bare, trainer, then trainer, bare, and so on: the order alternates
+Sides run interleaved (bare, trainer, cached trainer, then the reverse order, and so on,
 so that a drifting machine load cancels out) and the table gives medians of images/s and
-of the per-repeat trainer/bare ratios (the project asks for >= 0.9). Both sides use the
-same number of compute threads (`--threads`); the trainer reads images with `--workers`
-processes beside them.
+of the per-repeat ratios to the bare loop (the project asks for >= 0.9). All sides use
+the same number of compute threads (`--threads`); the trainers read images with
+`--workers` processes beside them.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ IMAGE_SIZE = 128
 BATCH = 64
 CLASSES = 20
 PRECISIONS = {"float32": ("off", False), "bf16+channels_last": ("bf16", True)}
+SIDES = ("bare", "trainer", "cached")
 
 
 def subset_lines(root: Path, steps: int) -> dict[str, list[str]]:
@@ -88,7 +91,12 @@ def bare_images_per_s(model_name: str, amp: str, channels_last: bool, steps: int
 
 
 def trainer_images_per_s(
-    data: Path, model_name: str, amp: str, channels_last: bool, args: argparse.Namespace
+    data: Path,
+    model_name: str,
+    amp: str,
+    channels_last: bool,
+    cache_images: bool,
+    args: argparse.Namespace,
 ) -> float:
     with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
         rows = train(
@@ -104,17 +112,21 @@ def trainer_images_per_s(
                 threads=args.threads,
                 amp=amp,
                 channels_last=channels_last,
+                cache_images=cache_images,
                 out=str(Path(out) / "run"),
             )
         )
     return rows[-1]["images_per_s"]
 
 
-def median_cells(reference: list[float], ours: list[float]) -> str:
-    """'median reference | median ours | median of the per-repeat ratios ours/reference'."""
-    ratios = [o / r for o, r in zip(ours, reference, strict=True)]
-    medians = statistics.median(reference), statistics.median(ours), statistics.median(ratios)
-    return "{:.1f} | {:.1f} | {:.2f}".format(*medians)
+def median_cells(reference: list[float], *ours: list[float]) -> str:
+    """'median reference | median ours | median of the per-repeat ratios ours/reference',
+    with a pair of 'ours' cells for each list of ours."""
+    cells = [f"{statistics.median(reference):.1f}"]
+    for values in ours:
+        ratios = [o / r for o, r in zip(values, reference, strict=True)]
+        cells += [f"{statistics.median(values):.1f}", f"{statistics.median(ratios):.2f}"]
+    return " | ".join(cells)
 
 
 def main() -> None:
@@ -135,17 +147,20 @@ def main() -> None:
         for repeat in range(args.repeats):
             for model_name in args.models:
                 for precision, (amp, channels_last) in PRECISIONS.items():
-                    row = results.setdefault((model_name, precision), {"bare": [], "ours": []})
-                    # Alternate which side goes first, so that a drifting load cancels out.
-                    for side in ("bare", "ours") if repeat % 2 == 0 else ("ours", "bare"):
+                    row = results.setdefault((model_name, precision), {s: [] for s in SIDES})
+                    # Alternate the order of the sides, so that a drifting load cancels out.
+                    for side in SIDES if repeat % 2 == 0 else SIDES[::-1]:
                         row[side].append(
                             bare_images_per_s(model_name, amp, channels_last, args.steps)
                             if side == "bare"
-                            else trainer_images_per_s(data, model_name, amp, channels_last, args)
+                            else trainer_images_per_s(
+                                data, model_name, amp, channels_last, side == "cached", args
+                            )
                         )
                     print(
                         f"repeat {repeat + 1}/{args.repeats} {model_name} {precision}: "
-                        f"bare {row['bare'][-1]:.1f}, trainer {row['ours'][-1]:.1f} images/s",
+                        + ", ".join(f"{side} {row[side][-1]:.1f}" for side in SIDES)
+                        + " images/s",
                         flush=True,
                     )
 
@@ -154,10 +169,14 @@ def main() -> None:
         f"{args.workers} loader process(es), augment {args.augment}, "
         f"medians of {args.repeats}\n"
     )
-    print("| model | precision | bare loop images/s | trainer images/s | trainer / bare |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    print(
+        "| model | precision | bare loop images/s | trainer images/s | trainer / bare "
+        "| cached trainer images/s | cached / bare |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for (model_name, precision), row in results.items():
-        print(f"| {model_name} | {precision} | {median_cells(row['bare'], row['ours'])} |")
+        cells = median_cells(row["bare"], row["trainer"], row["cached"])
+        print(f"| {model_name} | {precision} | {cells} |")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ CONV_CHOICES = ("native", "custom")
 AUGMENT_CHOICES = ("study", "light", "none")
 
 # Values a run may change when it is resumed: they do not alter what is computed.
-RESUMABLE_CHANGES = frozenset({"workers", "threads", "device", "compile", "ckpt_minutes", "out"})
+RESUMABLE_CHANGES = frozenset(
+    {"workers", "threads", "device", "compile", "ckpt_minutes", "out", "cache_images"}
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class RunConfig:
     compile: bool = False
     deterministic: bool = False
     strict_data: bool = False
+    cache_images: bool = False  # decode every image once, keep it in memory (data.cache)
     device: str = "auto"
     out: str | None = None
     ckpt_minutes: float | None = None

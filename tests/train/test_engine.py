@@ -106,6 +106,15 @@ def test_stop_signal_then_resume_is_bit_exact(tiny_config, uninterrupted, tmp_pa
     assert same_computation(rows) == same_computation(uninterrupted["metrics"])
 
 
+def test_cached_images_train_exactly_as_decoded_ones(tiny_config, uninterrupted, tmp_path, capsys):
+    run = tmp_path / "cached"
+    rows = train(tiny_config(run, cache_images=True, workers=2))
+    assert "decoded 36 images into memory" in capsys.readouterr().out
+    assert_same_weights(uninterrupted, load_checkpoint(run / "checkpoints" / "last.pt"))
+    assert same_computation(rows) == same_computation(uninterrupted["metrics"])
+    assert resumed_config(run, {"cache_images": False}).cache_images is False  # may change
+
+
 def test_crash_after_a_timed_checkpoint_resumes_bit_exact(
     tiny_config, uninterrupted, tmp_path, monkeypatch
 ):

@@ -73,6 +73,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="stop at an undecodable image instead of skipping it",
     )
+    what.add_argument(
+        "--cache-images",
+        action=argparse.BooleanOptionalAction,
+        help="decode every image once, at start, and keep it in memory (3 x H x W bytes "
+        "each) instead of decoding it every epoch",
+    )
 
     recipe = parser.add_argument_group("optimisation")
     recipe.add_argument("--epochs", type=int, metavar="N", help="default 60; digits 10")

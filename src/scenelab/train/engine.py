@@ -306,10 +306,24 @@ class Trainer:
         world = self.world
         train_transform = build_transform(config.augment, config.image_size, train=True)
         eval_transform = build_transform(config.augment, config.image_size, train=False)
+        started = time.perf_counter()
         self.train_set = build_dataset(
-            config.data, "train", transform=train_transform, strict=config.strict_data
+            config.data,
+            "train",
+            transform=train_transform,
+            strict=config.strict_data,
+            cache=config.cache_images,
         )
-        val_set = build_dataset(config.data, "val", transform=eval_transform)
+        val_set = build_dataset(
+            config.data, "val", transform=eval_transform, cache=config.cache_images
+        )
+        cached = self.train_set.cached_bytes + val_set.cached_bytes
+        if cached and world.is_main:
+            print(
+                f"decoded {len(self.train_set) + len(val_set):,} images into memory "
+                f"({cached / 2**30:.2f} GiB) in {time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
         self.classes = list(self.train_set.classes)
         if config.batch_size > len(self.train_set):
             raise ScenelabError(
