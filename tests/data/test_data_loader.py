@@ -6,6 +6,7 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from scenelab.data import build_dataset, build_loader, build_transform
+from scenelab.data.loader import stack_channels_last
 
 
 def digits(train: bool = True):
@@ -71,3 +72,11 @@ def test_channels_last_batches_hold_the_same_pixels_in_that_layout():
     for (images, labels), (expected, expected_labels) in zip(nhwc, plain, strict=True):
         assert images.is_contiguous(memory_format=torch.channels_last)
         assert torch.equal(images, expected) and torch.equal(labels, expected_labels)
+
+
+def test_stack_channels_last_takes_images_in_either_layout():
+    images = torch.randint(0, 256, (5, 3, 7, 9), dtype=torch.uint8)
+    interleaved = [image.permute(1, 2, 0).contiguous().permute(2, 0, 1) for image in images]
+    for layout in (list(images), interleaved):
+        batch = stack_channels_last(layout)
+        assert torch.equal(batch, images) and batch.is_contiguous(memory_format=torch.channels_last)

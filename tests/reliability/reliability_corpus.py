@@ -178,6 +178,7 @@ def train_command(*extra: str, workers: str = "0") -> tuple[str, ...]:
 TRAIN = train_command()
 STRICT = train_command("--strict-data")
 STRICT_WORKERS = train_command("--strict-data", workers="2")
+STRICT_CACHED = train_command("--strict-data", "--cache-images")
 BAD_FIRST = r"ROOT/images/train/a/abbey/00000001\.jpg"
 
 
@@ -232,6 +233,14 @@ CASES: list[Case] = [
         1,
         rf"does not decode: {BAD_FIRST}: .*empty",
         replace_first_image(b""),
+    ),
+    Case(
+        "truncated JPEG, images decoded into memory",
+        STRICT_CACHED,
+        REFUSES,
+        2,
+        rf"^scenelab: error: cannot decode image {BAD_FIRST}",
+        truncated_jpeg,
     ),
     Case(
         "zero-byte image",

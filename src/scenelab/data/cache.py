@@ -39,8 +39,8 @@ def available_memory_bytes() -> int | None:
 
 class DecodedImages:
     """``decode(i)`` for every ``i < count``, kept: ``images[i]`` is a uint8 (3, H, W)
-    view into the cache (transforms must not write into it), or None where ``decode``
-    returned None.
+    view of (H, W, 3) pixels in the cache (transforms must not write into it), or None
+    where ``decode`` returned None.
 
     Refuses (ScenelabError naming ``--cache-images``) as soon as the images decoded so far,
     or the whole split projected from them, would take more than MEMORY_SHARE of the
@@ -70,7 +70,7 @@ class DecodedImages:
                 self.offsets[index] = offset
                 offset += image.numel()
         return torch.cat(
-            [image.reshape(-1) for image in images if image is not None]
+            [interleaved(image).reshape(-1) for image in images if image is not None]
             or [torch.empty(0, dtype=torch.uint8)]
         )
 
@@ -90,6 +90,13 @@ class DecodedImages:
         shape = self.shapes[index].tolist()
         if shape[0] == 0:
             return None
+        channels, height, width = shape
         offset = int(self.offsets[index])
-        size = shape[0] * shape[1] * shape[2]
-        return self.chunks[index // CHUNK_IMAGES][offset : offset + size].view(shape)
+        pixels = self.chunks[index // CHUNK_IMAGES][offset : offset + channels * height * width]
+        return pixels.view(height, width, channels).permute(2, 0, 1)
+
+
+def interleaved(image: torch.Tensor) -> torch.Tensor:
+    """A (3, H, W) image as (H, W, 3): the decoders' own layout, so this copies nothing
+    for a decoded image, and the cache hands back the strides decoding gives."""
+    return image.permute(1, 2, 0)

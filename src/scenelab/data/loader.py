@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 import torch
@@ -12,14 +13,20 @@ from scenelab.data.threads import single_threaded
 
 def collate_single_threaded(samples: list, channels_last: bool = False) -> object:
     """torch's default collation (stacking), on one thread: see `single_threaded`. With
-    `channels_last` the image batch comes out in that memory format, so that the training
-    process, where the model wants it, has no layout to change."""
+    `channels_last` the (image, label) batch comes out in that memory format, so that the
+    training process, where the model wants it, has no layout to change."""
     with single_threaded():
-        batch = default_collate(samples)
-        if channels_last:
-            images, *rest = batch
-            batch = [images.contiguous(memory_format=torch.channels_last), *rest]
-        return batch
+        if not channels_last:
+            return default_collate(samples)
+        images, labels = zip(*samples, strict=True)
+        return stack_channels_last(images), torch.tensor(labels)
+
+
+def stack_channels_last(images: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(3, H, W) images -> a (B, 3, H, W) batch in channels_last. Decoders keep pixels
+    interleaved (H, W, 3) under their (3, H, W) view: such images stack by plain copies,
+    where stacking to (B, 3, H, W) and converting would transpose every pixel twice."""
+    return torch.stack([image.permute(1, 2, 0) for image in images]).permute(0, 3, 1, 2)
 
 
 def build_loader(
