@@ -1,13 +1,15 @@
 """Decoded images kept in memory (`--cache-images`): every image of a split decoded once.
 
 When all the cores compute, as on a 2-core CPU machine, decoding the JPEGs again every
-epoch in a loader process takes its time from the model: 12% of SimpleNet's bf16 training
-speed on this project's development VM (docs/benchmarks.md). The cache trades that for
-memory: 3 x H x W bytes per image, 4.9 GB for MiniPlaces' 100,000 training images.
+epoch in a loader process takes CPU time from the model. The cache trades that for
+memory, 3 x H x W bytes per image (4.9 GB for MiniPlaces' 100,000 training images): on
+this project's development VM it cuts the loader's work per batch of 64 128x128 images
+from 15 to 3 ms (docs/benchmarks.md, "Training loop"). With the study's augmentation the
+augmentation itself is most of that work, and the cache saves little.
 
 Images are packed end to end into flat uint8 buffers of CHUNK_IMAGES images each, so that
-a loader started by fork reads them without a copy, and one started by spawn receives a
-few hundred shared tensors rather than one per image.
+a loader started by fork reads them without a copy, and one started by spawn receives one
+shared tensor per CHUNK_IMAGES images rather than one per image.
 """
 
 from __future__ import annotations
