@@ -1,6 +1,6 @@
 """Datasets, augmentation recipes and loaders; every image is a uint8 (3, H, W) tensor.
 
-`build_dataset(spec, split, transform=None, strict=False)` reads `spec`:
+`build_dataset(spec, split, transform=None, strict=False, cache=False)` reads `spec`:
 
 - `"digits"`: scikit-learn's handwritten digits as RGB 32x32 (no files, no network);
 - a MiniPlaces root: `images/` with list files `train.txt`, `val.txt` (`PATH LABEL` per
@@ -12,7 +12,8 @@ get label -1. Every dataset has `.classes` (names, index = label) and `.skipped_
 how many undecodable images were replaced by another one so far, summed over DataLoader
 worker processes (the training engine reads it at the end of each epoch). With
 `strict=True` (`--strict-data`) an undecodable image raises ScenelabError instead. List
-files, labels and file existence are checked when the dataset is built.
+files, labels and file existence are checked when the dataset is built; with
+`cache=True` (`--cache-images`) every image is decoded then too, once (`scenelab.data.cache`).
 
 `build_transform(recipe, image_size, train)` gives the `study`, `light` or `none` recipe;
 `build_loader(...)` the DataLoader; `default_image_size(spec)` 32 for digits, else 128.
