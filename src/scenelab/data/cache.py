@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from scenelab.data.decode import interleaved
 from scenelab.errors import ScenelabError
 
 CHUNK_IMAGES = 1024
@@ -96,9 +97,3 @@ class DecodedImages:
         offset = int(self.offsets[index])
         pixels = self.chunks[index // CHUNK_IMAGES][offset : offset + channels * height * width]
         return pixels.view(height, width, channels).permute(2, 0, 1)
-
-
-def interleaved(image: torch.Tensor) -> torch.Tensor:
-    """A (3, H, W) image as (H, W, 3): the decoders' own layout, so this copies nothing
-    for a decoded image, and the cache hands back the strides decoding gives."""
-    return image.permute(1, 2, 0)

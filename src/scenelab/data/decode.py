@@ -83,6 +83,12 @@ def _as_rgb_uint8(image: torch.Tensor) -> torch.Tensor:
     return image
 
 
+def interleaved(image: torch.Tensor) -> torch.Tensor:
+    """A (3, H, W) image as (H, W, 3). torchvision.io decodes to interleaved pixels and
+    hands out a (3, H, W) view of them, so for such an image this copies nothing."""
+    return image.permute(1, 2, 0)
+
+
 def decode_rgb_pil(path: str | Path) -> torch.Tensor:
     """Decode with PIL: the fallback for formats torchvision.io lacks, and the benchmark's B."""
     try:

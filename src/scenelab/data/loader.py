@@ -8,6 +8,7 @@ from functools import partial
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
+from scenelab.data.decode import interleaved
 from scenelab.data.threads import single_threaded
 
 
@@ -26,7 +27,7 @@ def stack_channels_last(images: Sequence[torch.Tensor]) -> torch.Tensor:
     """(3, H, W) images -> a (B, 3, H, W) batch in channels_last. Decoders keep pixels
     interleaved (H, W, 3) under their (3, H, W) view: such images stack by plain copies,
     where stacking to (B, 3, H, W) and converting would transpose every pixel twice."""
-    return torch.stack([image.permute(1, 2, 0) for image in images]).permute(0, 3, 1, 2)
+    return torch.stack([interleaved(image) for image in images]).permute(0, 3, 1, 2)
 
 
 def build_loader(
