@@ -6,7 +6,11 @@ For each model (SimpleNet, ResNet-18) and precision (float32; bf16 autocast + ch
 at 128x128 and batch 64:
 
 - bare: forward, cross-entropy, backward and an SGD step on a batch already in memory as
-  [0, 1] floats (in channels_last where that row uses it): nothing but the compute;
+  [0, 1] floats (in channels_last where that row uses it): nothing but the compute, with
+  glibc's malloc as it comes, which maps and unmaps large blocks on every step;
+- bare, memory reused: the same loop inside `scenelab.memory.reuse_freed_memory`, as the
+  trainer runs, so that freed blocks are reused instead of faulted in again: the compute
+  bound the trainer is held to;
 - trainer: `scenelab.train.engine.train` on a MiniPlaces folder holding STEPS x 64
   training images of ROOT (and 64 val images), two epochs; its images/s is the second
   epoch's, as metrics.csv records it (training only, not validation). It decodes JPEGs,
@@ -15,11 +19,12 @@ at 128x128 and batch 64:
 - cached trainer: the same with `--cache-images` (JPEGs decoded once, before the first
   epoch; everything else the same).
 
-Sides run interleaved (bare, trainer, cached trainer, then the reverse order, and so on,
-so that a drifting machine load cancels out) and the table gives medians of images/s and
-of the per-repeat ratios to the bare loop (the project asks for >= 0.9). All sides use
-the same number of compute threads (`--threads`); the trainers read images with
-`--workers` processes beside them.
+Every measurement runs in a fresh process, so that no side inherits another's heap.
+Sides run interleaved (in order, then in the reverse order, and so on, so that a drifting
+machine load cancels out) and the table gives medians of images/s and of the per-repeat
+ratios (the project asks the trainer for >= 0.9x the bare loop). All sides use the same
+number of compute threads (`--threads`); the trainers read images with `--workers`
+processes beside them.
 """
 
 from __future__ import annotations
@@ -27,15 +32,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import multiprocessing
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from scenelab.config import RunConfig
+from scenelab.memory import reuse_freed_memory
 from scenelab.models import build_model
 from scenelab.train.engine import train
 
@@ -44,7 +53,7 @@ IMAGE_SIZE = 128
 BATCH = 64
 CLASSES = 20
 PRECISIONS = {"float32": ("off", False), "bf16+channels_last": ("bf16", True)}
-SIDES = ("bare", "trainer", "cached")
+SIDES = ("bare", "bare_reused", "trainer", "cached")
 
 
 def subset_lines(root: Path, steps: int) -> dict[str, list[str]]:
@@ -83,7 +92,8 @@ def bare_images_per_s(model_name: str, amp: str, channels_last: bool, steps: int
         loss.backward()
         optimizer.step()
 
-    step()  # warm-up: allocator, oneDNN kernels
+    for _ in range(3):  # warm-up: oneDNN's kernels, the heap
+        step()
     started = time.perf_counter()
     for _ in range(steps):
         step()
@@ -119,14 +129,38 @@ def trainer_images_per_s(
     return rows[-1]["images_per_s"]
 
 
+def measure(
+    side: str, data: Path, model_name: str, precision: str, args: argparse.Namespace
+) -> float:
+    """Images/s of one side; run in a fresh process."""
+    torch.set_num_threads(args.threads)
+    amp, channels_last = PRECISIONS[precision]
+    if side == "bare":
+        return bare_images_per_s(model_name, amp, channels_last, args.steps)
+    if side == "bare_reused":
+        with reuse_freed_memory():
+            return bare_images_per_s(model_name, amp, channels_last, args.steps)
+    return trainer_images_per_s(data, model_name, amp, channels_last, side == "cached", args)
+
+
+def in_fresh_process(function: Callable[..., float], *args: object) -> float:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
+        return pool.submit(function, *args).result()
+
+
 def median_cells(reference: list[float], *ours: list[float]) -> str:
     """'median reference | median ours | median of the per-repeat ratios ours/reference',
     with a pair of 'ours' cells for each list of ours."""
     cells = [f"{statistics.median(reference):.1f}"]
     for values in ours:
-        ratios = [o / r for o, r in zip(values, reference, strict=True)]
-        cells += [f"{statistics.median(values):.1f}", f"{statistics.median(ratios):.2f}"]
+        cells += [f"{statistics.median(values):.1f}", f"{median_ratio(values, reference):.2f}"]
     return " | ".join(cells)
+
+
+def median_ratio(ours: list[float], reference: list[float]) -> float:
+    """The median of the per-repeat ratios ours / reference."""
+    return statistics.median(o / r for o, r in zip(ours, reference, strict=True))
 
 
 def main() -> None:
@@ -139,23 +173,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--augment", default="none", choices=["none", "light", "study"])
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
 
     results: dict[tuple[str, str], dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as folder:
         data = subset_folder(args.root, args.steps, Path(folder))
         for repeat in range(args.repeats):
             for model_name in args.models:
-                for precision, (amp, channels_last) in PRECISIONS.items():
+                for precision in PRECISIONS:
                     row = results.setdefault((model_name, precision), {s: [] for s in SIDES})
                     # Alternate the order of the sides, so that a drifting load cancels out.
                     for side in SIDES if repeat % 2 == 0 else SIDES[::-1]:
                         row[side].append(
-                            bare_images_per_s(model_name, amp, channels_last, args.steps)
-                            if side == "bare"
-                            else trainer_images_per_s(
-                                data, model_name, amp, channels_last, side == "cached", args
-                            )
+                            in_fresh_process(measure, side, data, model_name, precision, args)
                         )
                     print(
                         f"repeat {repeat + 1}/{args.repeats} {model_name} {precision}: "
@@ -170,13 +199,21 @@ def main() -> None:
         f"medians of {args.repeats}\n"
     )
     print(
-        "| model | precision | bare loop images/s | trainer images/s | trainer / bare "
-        "| cached trainer images/s | cached / bare |"
+        "| model | precision | bare loop | bare loop, memory reused | trainer | trainer / bare "
+        "| trainer / bare reused | cached trainer | cached / bare reused |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (model_name, precision), row in results.items():
-        cells = median_cells(row["bare"], row["trainer"], row["cached"])
-        print(f"| {model_name} | {precision} | {cells} |")
+        cells = [statistics.median(row[side]) for side in SIDES] + [
+            median_ratio(row["trainer"], row["bare"]),
+            median_ratio(row["trainer"], row["bare_reused"]),
+            median_ratio(row["cached"], row["bare_reused"]),
+        ]
+        bare, reused, trainer, cached, *ratios = cells
+        print(
+            f"| {model_name} | {precision} | {bare:.1f} | {reused:.1f} | {trainer:.1f} | "
+            f"{ratios[0]:.2f} | {ratios[1]:.2f} | {cached:.1f} | {ratios[2]:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
-"""Resident memory of this process, read from /proc/self/status on Linux.
+"""Memory of this process: its resident set, and whether glibc reuses what tensors free.
 
-``VmHWM`` is the peak resident set size of the current program image. Unlike
-``getrusage().ru_maxrss``, it starts afresh in a process made by fork + exec,
-so a subprocess measures its own peak, not its parent's.
+The resident set is read from /proc/self/status on Linux. ``VmHWM`` is the peak resident
+set size of the current program image. Unlike ``getrusage().ru_maxrss``, it starts afresh
+in a process made by fork + exec, so a subprocess measures its own peak, not its parent's.
 """
 
 from __future__ import annotations
 
+import ctypes
+import platform
 import resource
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _STATUS = Path("/proc/self/status")
@@ -35,3 +39,45 @@ def current_rss_mib() -> float:
     """The process's resident set size now, in MiB."""
     kib = _status_kib("VmRSS")
     return (kib if kib is not None else 0) / 1024
+
+
+# glibc's mallopt parameters (malloc.h) and defaults (mallopt(3)).
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+@contextmanager
+def reuse_freed_memory() -> Iterator[bool]:
+    """Keep the memory freed tensors give back in this process, for the next ones to reuse.
+
+    glibc's malloc serves large blocks with fresh pages from mmap and unmaps them when
+    they are freed, so every training step on the CPU faults in and zeroes its
+    activations anew: 95,000 page faults per SimpleNet step here, half the step's time
+    (docs/benchmarks.md, "Training loop"). Inside this context glibc keeps freed memory
+    instead (no mmap for blocks, no trimming of the heap), which is what PyTorch's CPU
+    performance tuning guide gets from jemalloc or tcmalloc. The resident set then stays
+    at its high-water mark until the context ends; on exit glibc's documented defaults are
+    restored and the kept memory returned. Yields whether it took effect (only where the
+    C library is glibc).
+    """
+    libc = _glibc()
+    if libc is None:
+        yield False
+        return
+    libc.mallopt(_M_MMAP_MAX, 0)
+    libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+    try:
+        yield True
+    finally:
+        libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+        libc.malloc_trim(0)

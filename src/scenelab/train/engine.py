@@ -29,7 +29,7 @@ from scenelab.attacks.adversarial import RobustValidation, build_adversary, coll
 from scenelab.config import RunConfig, resolve, validate
 from scenelab.data import build_dataset, build_loader, build_transform, default_image_size
 from scenelab.errors import ScenelabError
-from scenelab.memory import peak_rss_mib
+from scenelab.memory import peak_rss_mib, reuse_freed_memory
 from scenelab.models import build_model
 from scenelab.train.checkpoint import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
 from scenelab.train.distributed import (
@@ -235,7 +235,8 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     threads_before = torch.get_num_threads()
     try:
-        return Trainer(config, world, device, resume).run()
+        with reuse_freed_memory():
+            return Trainer(config, world, device, resume).run()
     except RuntimeError as error:
         failure = peer_failure(world, error)
         if failure is None:

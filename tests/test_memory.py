@@ -1,0 +1,50 @@
+"""reuse_freed_memory against the kernel's own accounting: page faults and resident set."""
+
+from __future__ import annotations
+
+import platform
+import resource
+
+import pytest
+import torch
+
+from scenelab.memory import current_rss_mib, reuse_freed_memory
+
+pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc")
+
+BLOCK_MIB = 64  # above glibc's largest mmap threshold (32 MiB): mmap'd by default
+
+
+def touch_block() -> None:
+    """Allocate BLOCK_MIB of float32, write every page, free it."""
+    torch.ones(BLOCK_MIB * 2**20 // 4)
+
+
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def test_inside_freed_blocks_stay_resident_and_come_back_without_page_faults():
+    pages = BLOCK_MIB * 2**20 // resource.getpagesize()
+    faults = []
+    with reuse_freed_memory() as active:
+        before = current_rss_mib()
+        for _ in range(20):
+            start = minor_faults()
+            touch_block()
+            faults.append(minor_faults() - start)
+        kept = current_rss_mib() - before
+    assert active
+    assert kept > 0.9 * BLOCK_MIB
+    # The first blocks may take new pages, until freed neighbours have merged.
+    assert max(faults[-5:]) < pages / 100
+
+
+def test_on_exit_the_kept_memory_is_returned_and_freed_blocks_are_unmapped_again():
+    with reuse_freed_memory():
+        touch_block()
+        holding = current_rss_mib()
+    assert holding - current_rss_mib() > 0.9 * BLOCK_MIB
+    before = current_rss_mib()
+    touch_block()
+    assert current_rss_mib() - before < 0.1 * BLOCK_MIB
