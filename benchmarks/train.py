@@ -39,12 +39,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 
 from scenelab.config import RunConfig
-from scenelab.memory import reuse_freed_memory
+from scenelab.memory import peak_rss_mib, reuse_freed_memory
 from scenelab.models import build_model
 from scenelab.train.engine import train
 
@@ -54,6 +55,7 @@ BATCH = 64
 CLASSES = 20
 PRECISIONS = {"float32": ("off", False), "bf16+channels_last": ("bf16", True)}
 SIDES = ("bare", "bare_reused", "trainer", "cached")
+T = TypeVar("T")
 
 
 def subset_lines(root: Path, steps: int) -> dict[str, list[str]]:
@@ -131,19 +133,23 @@ def trainer_images_per_s(
 
 def measure(
     side: str, data: Path, model_name: str, precision: str, args: argparse.Namespace
-) -> float:
-    """Images/s of one side; run in a fresh process."""
+) -> tuple[float, float]:
+    """Images/s of one side and the peak resident memory (MiB) of the process measuring it
+    (not its loader processes); run in a fresh process."""
     torch.set_num_threads(args.threads)
     amp, channels_last = PRECISIONS[precision]
     if side == "bare":
-        return bare_images_per_s(model_name, amp, channels_last, args.steps)
-    if side == "bare_reused":
+        images_per_s = bare_images_per_s(model_name, amp, channels_last, args.steps)
+    elif side == "bare_reused":
         with reuse_freed_memory():
-            return bare_images_per_s(model_name, amp, channels_last, args.steps)
-    return trainer_images_per_s(data, model_name, amp, channels_last, side == "cached", args)
+            images_per_s = bare_images_per_s(model_name, amp, channels_last, args.steps)
+    else:
+        cached = side == "cached"
+        images_per_s = trainer_images_per_s(data, model_name, amp, channels_last, cached, args)
+    return images_per_s, peak_rss_mib()
 
 
-def in_fresh_process(function: Callable[..., float], *args: object) -> float:
+def in_fresh_process(function: Callable[..., T], *args: object) -> T:
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
         return pool.submit(function, *args).result()
@@ -175,17 +181,21 @@ def main() -> None:
     args = parser.parse_args()
 
     results: dict[tuple[str, str], dict[str, list[float]]] = {}
+    peak_mib: dict[tuple[str, str], dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as folder:
         data = subset_folder(args.root, args.steps, Path(folder))
         for repeat in range(args.repeats):
             for model_name in args.models:
                 for precision in PRECISIONS:
                     row = results.setdefault((model_name, precision), {s: [] for s in SIDES})
+                    memory = peak_mib.setdefault((model_name, precision), {s: [] for s in SIDES})
                     # Alternate the order of the sides, so that a drifting load cancels out.
                     for side in SIDES if repeat % 2 == 0 else SIDES[::-1]:
-                        row[side].append(
-                            in_fresh_process(measure, side, data, model_name, precision, args)
+                        images_per_s, mib = in_fresh_process(
+                            measure, side, data, model_name, precision, args
                         )
+                        row[side].append(images_per_s)
+                        memory[side].append(mib)
                     print(
                         f"repeat {repeat + 1}/{args.repeats} {model_name} {precision}: "
                         + ", ".join(f"{side} {row[side][-1]:.1f}" for side in SIDES)
@@ -214,6 +224,13 @@ def main() -> None:
             f"| {model_name} | {precision} | {bare:.1f} | {reused:.1f} | {trainer:.1f} | "
             f"{ratios[0]:.2f} | {ratios[1]:.2f} | {cached:.1f} | {ratios[2]:.2f} |"
         )
+
+    print("\npeak resident memory of the measuring process, MiB (medians)\n")
+    print("| model | precision | bare loop | bare loop, memory reused | trainer | cached trainer |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for (model_name, precision), memory in peak_mib.items():
+        cells = " | ".join(f"{statistics.median(memory[side]):.0f}" for side in SIDES)
+        print(f"| {model_name} | {precision} | {cells} |")
 
 
 if __name__ == "__main__":
