@@ -15,9 +15,9 @@ pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc
 BLOCK_MIB = 64  # above glibc's largest mmap threshold (32 MiB): mmap'd by default
 
 
-def touch_block() -> None:
-    """Allocate BLOCK_MIB of float32, write every page, free it."""
-    torch.ones(BLOCK_MIB * 2**20 // 4)
+def touch_block(mib: int = BLOCK_MIB) -> None:
+    """Allocate ``mib`` MiB of float32, write every page, free it."""
+    torch.ones(mib * 2**20 // 4)
 
 
 def minor_faults() -> int:
@@ -48,3 +48,14 @@ def test_on_exit_the_kept_memory_is_returned_and_freed_blocks_are_unmapped_again
     before = current_rss_mib()
     touch_block()
     assert current_rss_mib() - before < 0.1 * BLOCK_MIB
+
+
+def test_after_exit_blocks_under_32_mib_come_from_the_heap_as_glibc_leaves_them_itself():
+    with reuse_freed_memory():
+        pass
+    faults = []
+    for _ in range(20):
+        start = minor_faults()
+        touch_block(16)
+        faults.append(minor_faults() - start)
+    assert max(faults[-5:]) < 16 * 2**20 / resource.getpagesize() / 100

@@ -41,9 +41,11 @@ def current_rss_mib() -> float:
     return (kib if kib is not None else 0) / 1024
 
 
-# glibc's mallopt parameters (malloc.h) and defaults (mallopt(3)).
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
+# glibc's mallopt parameters (malloc.h), and the largest mmap threshold its dynamic
+# adjustment reaches, with the trim threshold it pairs with it (mallopt(3)).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
+_MMAP_THRESHOLD_MAX = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)
+_DEFAULT_MMAP_MAX = 65536
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -59,15 +61,17 @@ def _glibc() -> ctypes.CDLL | None:
 def reuse_freed_memory() -> Iterator[bool]:
     """Keep the memory freed tensors give back in this process, for the next ones to reuse.
 
-    glibc's malloc serves large blocks with fresh pages from mmap and unmaps them when
-    they are freed, so every training step on the CPU faults in and zeroes its
-    activations anew: 95,000 page faults per SimpleNet step here, half the step's time
-    (docs/benchmarks.md, "Training loop"). Inside this context glibc keeps freed memory
-    instead (no mmap for blocks, no trimming of the heap), which is what PyTorch's CPU
-    performance tuning guide gets from jemalloc or tcmalloc. The resident set then stays
-    at its high-water mark until the context ends; on exit glibc's documented defaults are
-    restored and the kept memory returned. Yields whether it took effect (only where the
-    C library is glibc).
+    glibc's malloc serves large blocks (above a threshold of at most 32 MiB) with fresh
+    pages from mmap and unmaps them when they are freed, so every training step on the
+    CPU faults in and zeroes its largest activations anew: 95,000 page faults per
+    SimpleNet step here, over a third of the step's time (docs/benchmarks.md, "Training
+    loop"). Inside this context glibc keeps freed memory instead (no mmap for blocks, no
+    trimming of the heap), which is what PyTorch's CPU performance tuning guide gets from
+    jemalloc or tcmalloc. The resident set then stays near its high-water mark until the
+    context ends. On exit the kept memory is returned, and glibc is left as its dynamic
+    thresholds leave a process that has freed large blocks (mmap threshold 32 MiB, trim
+    threshold 64 MiB; setting any threshold ends that adjustment for the process). Yields
+    whether it took effect (only where the C library is glibc).
     """
     libc = _glibc()
     if libc is None:
@@ -79,5 +83,6 @@ def reuse_freed_memory() -> Iterator[bool]:
         yield True
     finally:
         libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD_MAX)
         libc.malloc_trim(0)

@@ -222,6 +222,7 @@ def peak_memory_mib(device: torch.device) -> float:
 def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
     """Train as ``config`` says; with ``resume``, continue its run folder's last.pt.
 
+    The run keeps the memory freed tensors give back for reuse (`reuse_freed_memory`).
     Returns the metrics rows (one dict per epoch). Raises ScenelabError for bad input,
     a non-finite loss (exit code 3) or a stop signal (exit code 128 + signal number,
     after saving last.pt).
