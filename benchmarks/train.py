@@ -155,13 +155,10 @@ def in_fresh_process(function: Callable[..., T], *args: object) -> T:
         return pool.submit(function, *args).result()
 
 
-def median_cells(reference: list[float], *ours: list[float]) -> str:
-    """'median reference | median ours | median of the per-repeat ratios ours/reference',
-    with a pair of 'ours' cells for each list of ours."""
-    cells = [f"{statistics.median(reference):.1f}"]
-    for values in ours:
-        cells += [f"{statistics.median(values):.1f}", f"{median_ratio(values, reference):.2f}"]
-    return " | ".join(cells)
+def median_cells(reference: list[float], ours: list[float]) -> str:
+    """'median reference | median ours | median of the per-repeat ratios ours/reference'."""
+    medians = statistics.median(reference), statistics.median(ours), median_ratio(ours, reference)
+    return "{:.1f} | {:.1f} | {:.2f}".format(*medians)
 
 
 def median_ratio(ours: list[float], reference: list[float]) -> float:
@@ -214,15 +211,13 @@ def main() -> None:
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (model_name, precision), row in results.items():
-        cells = [statistics.median(row[side]) for side in SIDES] + [
-            median_ratio(row["trainer"], row["bare"]),
-            median_ratio(row["trainer"], row["bare_reused"]),
-            median_ratio(row["cached"], row["bare_reused"]),
-        ]
-        bare, reused, trainer, cached, *ratios = cells
+        median = {side: statistics.median(values) for side, values in row.items()}
         print(
-            f"| {model_name} | {precision} | {bare:.1f} | {reused:.1f} | {trainer:.1f} | "
-            f"{ratios[0]:.2f} | {ratios[1]:.2f} | {cached:.1f} | {ratios[2]:.2f} |"
+            f"| {model_name} | {precision} | {median['bare']:.1f} | "
+            f"{median['bare_reused']:.1f} | {median['trainer']:.1f} | "
+            f"{median_ratio(row['trainer'], row['bare']):.2f} | "
+            f"{median_ratio(row['trainer'], row['bare_reused']):.2f} | {median['cached']:.1f} | "
+            f"{median_ratio(row['cached'], row['bare_reused']):.2f} |"
         )
 
     print("\npeak resident memory of the measuring process, MiB (medians)\n")

@@ -15,9 +15,14 @@ pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc
 BLOCK_MIB = 64  # above glibc's largest mmap threshold (32 MiB): mmap'd by default
 
 
+def written_block(mib: int = BLOCK_MIB) -> torch.Tensor:
+    """``mib`` MiB of float32, every page written."""
+    return torch.ones(mib * 2**20 // 4)
+
+
 def touch_block(mib: int = BLOCK_MIB) -> None:
-    """Allocate ``mib`` MiB of float32, write every page, free it."""
-    torch.ones(mib * 2**20 // 4)
+    """Allocate a written block and free it."""
+    written_block(mib)
 
 
 def minor_faults() -> int:
@@ -32,7 +37,7 @@ def test_inside_freed_blocks_stay_resident_and_come_back_without_page_faults():
             start = minor_faults()
             touch_block()
             faults.append(minor_faults() - start)
-        block = torch.ones(BLOCK_MIB * 2**20 // 4)
+        block = written_block()
         holding = current_rss_mib()
         del block
         returned = holding - current_rss_mib()
