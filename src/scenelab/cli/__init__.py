@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "data",
     "eval",
     "predict",
+    "export",
     "compare",
     "study",
     "saliency",
