@@ -111,3 +111,19 @@ def test_models_command_prints_counts(capsys):
     assert main(["models", "simplenet", "--num-classes", "100"]) == 0
     out = capsys.readouterr().out
     assert "simplenet" in out and "365,028" in out and "160.2 M" in out
+
+
+def test_list_models_filters_by_shell_pattern_like_torchvision():
+    expected = torchvision.models.list_models(module=torchvision.models, include="resnet*")
+    assert list_models("resnet*") == expected
+    assert list_models("ourbestnet?") == ["ourbestnet2", "ourbestnet3", "ourbestnet4"]
+    assert list_models("nothing*") == []
+
+
+def test_models_command_takes_patterns(capsys):
+    assert main(["models", "resnet1*", "simplenet", "--image-size", "32"]) == 0
+    out = capsys.readouterr().out
+    for name in ("simplenet", "resnet18", "resnet101", "resnet152"):
+        assert f"\n{name} " in out, out
+    assert main(["models", "nothing*"]) == 2
+    assert "unknown model nothing*" in capsys.readouterr().err

@@ -14,10 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Without names: scenelab's models and resnet18 with their parameter counts and "
             "multiply-adds (MACs = FLOPs / 2) per image, then every other torchvision "
-            "classification model by name. With names: the counts of those models."
+            "classification model by name. With names (shell patterns such as 'resnet*' too): the "
+            "counts of those models."
         ),
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="models to count")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="models to count, or patterns")
     parser.add_argument("--num-classes", type=int, default=100, help="classifier size (100)")
     parser.add_argument("--image-size", type=int, default=128, help="input size in pixels (128)")
     parser.set_defaults(func=models_command)

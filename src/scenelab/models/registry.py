@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -25,9 +26,11 @@ SCENELAB_MODELS: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
-def list_models() -> list[str]:
-    """scenelab's models first, then torchvision's classification models."""
-    return [*SCENELAB_MODELS, *torchvision_model_names()]
+def list_models(pattern: str = "*") -> list[str]:
+    """scenelab's models first, then torchvision's classification models; only the names
+    matching the shell-style ``pattern`` (``"resnet*"``), as timm's ``list_models`` does."""
+    names = [*SCENELAB_MODELS, *torchvision_model_names()]
+    return [name for name in names if fnmatchcase(name, pattern)]
 
 
 def build_model(
@@ -85,8 +88,10 @@ def model_table(names: list[str], num_classes: int, image_size: int) -> str:
 def models_command(args) -> int:
     """``scenelab models [NAME ...]``: counts for the named models, or for scenelab's own
     models and resnet18 plus the names of every other torchvision model."""
-    names = args.names or [*SCENELAB_MODELS, "resnet18"]
-    unknown = [name for name in names if name not in list_models()]
+    matches = {pattern: list_models(pattern) for pattern in args.names}
+    unknown = [pattern for pattern, found in matches.items() if not found]
+    names = list(dict.fromkeys(n for found in matches.values() for n in found))
+    names = names or [*SCENELAB_MODELS, "resnet18"]
     if unknown:
         raise ScenelabError(
             f"unknown model {', '.join(unknown)}; choose one of: {', '.join(list_models())}"
