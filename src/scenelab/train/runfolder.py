@@ -152,6 +152,8 @@ def own_run_folder(run_dir: Path, world: World, resume: bool) -> Iterator[None]:
                     )
             except ScenelabError as error:
                 refusal = str(error)
+            except OSError as error:  # cannot make the folder or its lock file
+                refusal = f"cannot use {run_dir} as a run folder: {error.strerror or error}"
         refusal = broadcast_object(world, refusal)
         if refusal is not None:
             raise ScenelabError(str(refusal))
