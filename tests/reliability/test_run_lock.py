@@ -88,6 +88,11 @@ def test_under_ddp_rank_0_holds_the_lock_and_every_rank_hears_a_refusal(tiny_dat
         assert child.wait(timeout=60) == 2, child.stderr
         assert f"{run} already holds files of a run" in child.stderr, child.stderr
         assert "Traceback" not in child.stderr
+    # A folder rank 0 cannot make (under a file): the OSError, exit 1, on both ranks.
+    ranks = start_ranks(train_args(tiny_data, run / "config.yaml" / "run"), tmp_path, "oserror")
+    for child in ranks:
+        assert child.wait(timeout=60) == 1, child.stderr
+        assert "Not a directory" in child.stderr and "Traceback" not in child.stderr
 
 
 def test_the_lock_names_its_holder_and_is_exclusive_within_a_process(tmp_path):

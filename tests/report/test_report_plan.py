@@ -32,6 +32,7 @@ from scenelab.reproduce import (
 )
 from scenelab.train.checkpoint import save_checkpoint
 from scenelab.train.command import flag_overrides
+from scenelab.train.runfolder import run_folder_lock
 
 
 @pytest.fixture
@@ -109,6 +110,14 @@ def test_run_state(plan):
     stopped.mkdir(parents=True)
     RunConfig(**plan.run_settings("simplenet-adv")).to_yaml(stopped / "config.yaml")
     assert run_state(stopped, epochs) == PARTIAL
+
+
+def test_reproduce_trains_under_the_run_folders_lock(plan):
+    with (
+        run_folder_lock(plan.run_dir("simplenet")),
+        pytest.raises(ScenelabError, match=rf"is in use .* \(PID {os.getpid()}\)"),
+    ):
+        train_runs(plan, ["simplenet"], Timings(plan.out / "timings.json"), 4)
 
 
 def test_a_run_stopped_before_its_first_checkpoint_is_trained_again(plan):

@@ -137,10 +137,10 @@ def run_folder_lock(run_dir: Path) -> Iterator[None]:
 @contextmanager
 def own_run_folder(run_dir: Path, world: World, resume: bool) -> Iterator[None]:
     """Make ``run_dir`` this run's for the block: rank 0 holds its lock, and without
-    ``resume`` the folder must hold no file of a run. Every rank raises the same
-    ScenelabError when it is refused, so that none waits for the others."""
+    ``resume`` the folder must hold no file of a run. Under DDP every rank raises rank 0's
+    refusal (a ScenelabError with its message and exit code), so that none waits for it."""
     with ExitStack() as stack:
-        refusal = None
+        refusal: ScenelabError | OSError | None = None
         if world.is_main:
             try:
                 stack.enter_context(run_folder_lock(run_dir))
@@ -150,11 +150,15 @@ def own_run_folder(run_dir: Path, world: World, resume: bool) -> Iterator[None]:
                         f"{run_dir} already holds files of a run ({found}); choose another "
                         f"--out, or continue that run with `scenelab train --resume {run_dir}`"
                     )
-            except ScenelabError as error:
-                refusal = str(error)
-            except OSError as error:  # cannot make the folder or its lock file
-                refusal = f"cannot use {run_dir} as a run folder: {error.strerror or error}"
-        refusal = broadcast_object(world, refusal)
+            except (ScenelabError, OSError) as error:  # OSError: cannot make the folder
+                refusal = error
+        if world.distributed:
+            told = broadcast_object(
+                world, None if refusal is None else (str(refusal), getattr(refusal, "exit_code", 1))
+            )
+            if told is not None and refusal is None:
+                message, exit_code = told
+                refusal = ScenelabError(f"rank 0 refused the run: {message}", exit_code)
         if refusal is not None:
-            raise ScenelabError(str(refusal))
+            raise refusal
         yield
