@@ -38,8 +38,9 @@ from scenelab.config import RunConfig, dataset_defaults
 from scenelab.errors import ScenelabError
 from scenelab.ops.check import check_conv2d
 from scenelab.study import summarise_study, train_side_by_side
-from scenelab.train.checkpoint import CHECKPOINT_DIR, PREVIOUS_SUFFIX, load_checkpoint
+from scenelab.train.checkpoint import CHECKPOINT_DIR, load_checkpoint
 from scenelab.train.engine import pick_device, train
+from scenelab.train.runfolder import has_checkpoint
 
 
 @dataclass(frozen=True)
@@ -192,12 +193,12 @@ NEW, PARTIAL, FINISHED = "new", "partial", "finished"
 
 
 def run_state(run_dir: Path, epochs: int) -> str:
-    """NEW (no checkpoint), FINISHED (last.pt and metrics.csv hold all ``epochs``) or
-    PARTIAL (anything in between: resume it)."""
-    last = run_dir / CHECKPOINT_DIR / "last.pt"
-    if not last.is_file() and not last.with_name(last.name + PREVIOUS_SUFFIX).is_file():
-        return NEW
-    checkpoint = load_checkpoint(last)
+    """NEW (neither a checkpoint nor a config.yaml), FINISHED (last.pt and metrics.csv hold
+    all ``epochs``) or PARTIAL (anything in between, a run stopped before its first
+    checkpoint too: resume it)."""
+    if not has_checkpoint(run_dir):
+        return PARTIAL if (run_dir / "config.yaml").is_file() else NEW
+    checkpoint = load_checkpoint(run_dir / CHECKPOINT_DIR / "last.pt")
     complete = checkpoint.get("epoch") == epochs and not checkpoint.get("position")
     return FINISHED if complete and metrics_rows(run_dir) == epochs else PARTIAL
 

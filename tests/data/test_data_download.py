@@ -14,7 +14,7 @@ import pytest
 from data_builders import make_miniplaces
 
 from scenelab.cli import main
-from scenelab.data import build_dataset
+from scenelab.data import build_dataset, download
 from scenelab.data.download import check_checksum, fetch, safe_extract
 from scenelab.errors import ScenelabError
 
@@ -173,6 +173,120 @@ def test_links_inside_the_destination_are_extracted(tmp_path):
         assert (tmp_path / "out" / "images" / name).read_bytes() == b"data"
 
 
+DOWNLOADED = ["categories.txt", "data.tar.gz", "train.txt", "val.txt"]
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with its SHA-256 (hashlib as the reference)."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def serve_archive(server, *members: tuple[str, bytes]) -> list[str]:
+    """The mirror serves a data.tar.gz of ``members`` and empty list files; the
+    `scenelab data download` arguments that fetch it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members:
+            info = member(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    server.files["data.tar.gz"] = buffer.getvalue()
+    for name in ("train.txt", "val.txt", "categories.txt"):
+        server.files[name] = b""
+    return ["--mirror", server.url, "--checksum", "none"]
+
+
+def users_folder(directory: Path) -> None:
+    """DIR with files of the user's: a folder `objects/` (the archive has one too), a
+    nested file and a top-level one."""
+    (directory / "objects" / "deep").mkdir(parents=True)
+    (directory / "objects" / "mine.txt").write_bytes(b"the user's own")
+    (directory / "objects" / "deep" / "data.bin").write_bytes(bytes(range(256)))
+    (directory / "notes.txt").write_text("keep me")
+
+
+def test_an_archive_entry_named_like_a_folder_in_dir_keeps_every_file(server, tmp_path, capsys):
+    directory = tmp_path / "miniplaces"
+    users_folder(directory)
+    before = tree_digest(directory)
+    flags = serve_archive(server, ("images/train/a.jpg", b"jpeg"), ("objects/a.txt", b"new"))
+    assert main(["data", "download", "miniplaces", str(directory), *flags]) == 2
+    error = capsys.readouterr().err
+    assert f"{directory / 'objects'} already exists" in error
+    after = tree_digest(directory)
+    assert {name: after[name] for name in before} == before  # every byte of the user's
+    assert sorted(set(after) - set(before)) == DOWNLOADED  # nothing extracted, no staging
+    assert sorted(path.name for path in directory.iterdir()) == sorted(
+        [*DOWNLOADED, "notes.txt", "objects"]
+    )
+
+
+def test_extraction_beside_the_users_files_keeps_them(server, tmp_path):
+    directory = tmp_path / "miniplaces"
+    users_folder(directory)
+    before = tree_digest(directory)
+    flags = serve_archive(server, ("images/train/a.jpg", b"jpeg"), ("extra/a.txt", b"new"))
+    assert main(["data", "download", "miniplaces", str(directory), *flags]) == 0
+    after = tree_digest(directory)
+    assert {name: after[name] for name in before} == before
+    assert sorted(set(after) - set(before)) == sorted(
+        [*DOWNLOADED, "extra/a.txt", "images/train/a.jpg"]
+    )
+
+
+def test_a_refused_archive_leaves_no_staging_folder(server, tmp_path, capsys):
+    directory = tmp_path / "miniplaces"
+    flags = serve_archive(server, ("images/a.jpg", b"jpeg"), ("/etc/evil", b""))
+    assert main(["data", "download", "miniplaces", str(directory), *flags]) == 2
+    assert "absolute path" in capsys.readouterr().err
+    assert sorted(path.name for path in directory.iterdir()) == DOWNLOADED
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_moving_in_never_replaces_what_appeared_after_the_check(tmp_path, kind):
+    """The last line of defence against a path made between the check and the move."""
+    staged, target = tmp_path / "staging" / "entry", tmp_path / "entry"
+    staged.parent.mkdir()
+    if kind == "file":
+        staged.write_bytes(b"archive's")
+        target.write_bytes(b"user's")
+    else:
+        (staged / "sub").mkdir(parents=True)
+        target.mkdir()
+        (target / "mine.txt").write_bytes(b"user's")
+    before = tree_digest(tmp_path / "entry") if kind == "folder" else target.read_bytes()
+    with pytest.raises(ScenelabError, match="nothing there was replaced"):
+        download._move_without_replacing(staged, target)
+    after = tree_digest(tmp_path / "entry") if kind == "folder" else target.read_bytes()
+    assert after == before
+
+
+def test_safe_extract_without_the_data_filter_of_older_pythons(tmp_path, monkeypatch):
+    """Python before 3.11.4 / 3.10.12 has no tarfile.data_filter and no `filter=`
+    argument; the checks of safe_extract run there all the same."""
+    real = tarfile.TarFile.extractall
+
+    def old_extractall(self, path=".", members=None, *, numeric_owner=False, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"extractall() got an unexpected keyword argument {next(iter(kwargs))!r}"
+            )
+        return real(self, path, members, numeric_owner=numeric_owner, filter="fully_trusted")
+
+    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.setattr(tarfile.TarFile, "extractall", old_extractall)
+    archive = tar_with(tmp_path, (member("images/a.txt"), b"data"))
+    safe_extract(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "images" / "a.txt").read_bytes() == b"data"
+    bad = tar_with(tmp_path, (member("images/../../evil"), b""))
+    with pytest.raises(ScenelabError, match=r"'\.\.'"):
+        safe_extract(bad, tmp_path / "out2")
+
+
 def test_download_command_end_to_end(server, tmp_path, capsys):
     source = make_miniplaces(tmp_path / "source")
     buffer = io.BytesIO()
@@ -192,7 +306,8 @@ def test_download_command_end_to_end(server, tmp_path, capsys):
     train = build_dataset(str(destination), "train")
     assert train.labels == build_dataset(str(source), "train").labels
     assert train.classes == ["abbey", "bedroom", "coast"]
-    assert not (destination / ".extracting").exists()
+    staying = sorted([*DOWNLOADED, "images"])
+    assert sorted(path.name for path in destination.iterdir()) == staying  # no staging left
 
     requests = len(server.range_headers)
     assert main([*arguments, "--checksum", "none"]) == 0  # everything is there already

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import pytest
 import yaml
@@ -11,6 +12,7 @@ import yaml
 from scenelab.cli import main
 from scenelab.errors import ScenelabError
 from scenelab.study import _Prefixed, measure
+from scenelab.train.runfolder import run_folder_lock
 
 
 def rows(val_top1, images_per_s, memory, seconds=None):
@@ -82,3 +84,17 @@ def test_study_conv_on_digits(tmp_path, capsys):
     assert study["time_ratio"] > 0 and study["memory_ratio"] > 0
     for curve in ("top1", "top5", "loss"):
         assert (out / f"compare_{curve}.png").is_file()
+
+
+@pytest.mark.slow  # two spawned training processes import torch: half a minute on 2 cores
+def test_study_conv_trains_each_run_under_its_folders_lock(tmp_path, capfd):
+    """Both run folders held by this process: each training process is refused at once."""
+    out = tmp_path / "study"
+    flags = ["--epochs", "1", "--batch-size", "64", "--workers", "0", "--amp", "off"]
+    with run_folder_lock(out / "native"), run_folder_lock(out / "custom"):
+        assert main(["study", "conv", *flags, "--out", str(out)]) == 2
+    error = capfd.readouterr().err
+    assert "training failed: native (exit code 2), custom (exit code 2)" in error
+    for conv in ("native", "custom"):
+        holder = f"{out / conv} is in use by another scenelab process (PID {os.getpid()})"
+        assert f"[{conv}] scenelab: error: {holder}" in error

@@ -15,7 +15,7 @@ from reliability_runs import assert_same_run, load, train_args
 
 from scenelab.train import checkpoint
 from scenelab.train.checkpoint import load_checkpoint, save_checkpoint
-from scenelab.train.command import has_checkpoint
+from scenelab.train.runfolder import has_checkpoint
 
 SAVE_EVERY_STEP = ["--ckpt-minutes", "1e-6"]
 

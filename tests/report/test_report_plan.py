@@ -32,6 +32,7 @@ from scenelab.reproduce import (
 )
 from scenelab.train.checkpoint import save_checkpoint
 from scenelab.train.command import flag_overrides
+from scenelab.train.runfolder import run_folder_lock
 
 
 @pytest.fixture
@@ -104,6 +105,29 @@ def test_run_state(plan):
     assert run_state(fake_run(plan, "ourbestnet3", epochs, epochs - 1), epochs) == PARTIAL
     # stopped in the middle of an epoch
     assert run_state(fake_run(plan, "ourbestnet4", epochs - 1, 1, position=3), epochs) == PARTIAL
+    # stopped before its first checkpoint: its config.yaml makes the folder the run's
+    stopped = plan.run_dir("simplenet-adv")
+    stopped.mkdir(parents=True)
+    RunConfig(**plan.run_settings("simplenet-adv")).to_yaml(stopped / "config.yaml")
+    assert run_state(stopped, epochs) == PARTIAL
+
+
+def test_reproduce_trains_under_the_run_folders_lock(plan):
+    with (
+        run_folder_lock(plan.run_dir("simplenet")),
+        pytest.raises(ScenelabError, match=rf"is in use .* \(PID {os.getpid()}\)"),
+    ):
+        train_runs(plan, ["simplenet"], Timings(plan.out / "timings.json"), 4)
+
+
+def test_a_run_stopped_before_its_first_checkpoint_is_trained_again(plan):
+    """In its own folder, which holds its config.yaml (the engine refuses a new run
+    there): the real engine, the smoke budget on digits."""
+    run_dir = plan.run_dir("simplenet")
+    run_dir.mkdir(parents=True)
+    RunConfig(**plan.run_settings("simplenet")).to_yaml(run_dir / "config.yaml")
+    train_runs(plan, ["simplenet"], Timings(plan.out / "timings.json"), 4)
+    assert run_state(run_dir, plan.budget.epochs) == FINISHED
 
 
 def test_finished_runs_are_reused_stopped_ones_resumed_new_ones_trained(plan, monkeypatch):

@@ -9,10 +9,12 @@ out (`--checksum none`); every download prints the archive's SHA-256 either way.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
 import tarfile
+import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -150,8 +152,8 @@ def safe_extract(
     Refused: absolute paths, `..`, links (symbolic or hard) that point outside
     `destination`, device files and FIFOs, members over `max_member_bytes`, and archives
     that would unpack to more than `max_total_bytes` (a tar bomb). Every
-    member is checked before anything is written; tarfile's "data" filter checks again
-    while extracting.
+    member is checked before anything is written; where tarfile has its "data" filter,
+    it checks again while extracting.
     """
     root = Path(os.path.realpath(destination))
     root.mkdir(parents=True, exist_ok=True)
@@ -168,23 +170,73 @@ def safe_extract(
                     f"{archive}: refusing it: it would unpack to {total} bytes, over the "
                     f"{max_total_bytes}-byte limit"
                 )
-            tar.extractall(root, members=members, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.12, 3.11.4, 3.10.12 and later
+                tar.extractall(root, members=members, filter="data")
+            else:
+                tar.extractall(root, members=members)
     except (tarfile.TarError, EOFError, OSError) as error:
         raise ScenelabError(f"{archive}: cannot extract ({error})") from None
 
 
+STAGING_PREFIX = ".scenelab-extracting-"
+COMPLETE_ENTRY = "images"  # moved in last: once DIR/images is there, the extraction is whole
+
+
 def _extract_once(archive: Path, directory: Path) -> None:
-    """Extract into DIR/.extracting first: an interrupted extraction never looks finished."""
-    if (directory / "images").is_dir():
+    """Extract ``archive`` beside what ``directory`` holds, never over it.
+
+    It unpacks into a fresh staging folder inside DIR (the same file system, so that
+    moving is renaming), then moves each top-level entry in, `images` last, so that an
+    interrupted extraction never looks finished. If DIR already has any entry of the same
+    name, nothing is moved and the command stops naming it: nothing of DIR's is replaced,
+    merged into or deleted. The staging folder is removed however this ends.
+    """
+    if (directory / COMPLETE_ENTRY).is_dir():
         return
-    staging = directory / ".extracting"
-    shutil.rmtree(staging, ignore_errors=True)
+    for left in sorted(directory.glob(STAGING_PREFIX + "*")):
+        print(f"note: {left} was left by an interrupted extraction; it can be deleted")
     print(f"extracting {archive}")
-    safe_extract(archive, staging)
-    for entry in staging.iterdir():
-        shutil.rmtree(directory / entry.name, ignore_errors=True)
-        entry.replace(directory / entry.name)
-    staging.rmdir()
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
+    try:
+        safe_extract(archive, staging)
+        entries = sorted(staging.iterdir(), key=lambda entry: entry.name == COMPLETE_ENTRY)
+        for entry in entries:
+            target = directory / entry.name
+            if os.path.lexists(target):
+                raise ScenelabError(
+                    f"{archive}: not extracted, as {target} already exists and the archive "
+                    f"has an entry {entry.name!r}; move it away or download into another "
+                    f"folder (nothing already in {directory} was changed)"
+                )
+        for entry in entries:
+            _move_without_replacing(entry, directory / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_without_replacing(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target``, failing where ``target`` exists: a folder renamed
+    onto a non-empty one fails; a file is hard-linked (which never replaces) and unlinked,
+    or, where the file system has no hard links, renamed once ``target`` is seen absent."""
+    try:
+        if source.is_dir() and not source.is_symlink():
+            os.rename(source, target)
+            return
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except FileExistsError:
+            raise
+        except OSError:
+            if os.path.lexists(target):
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST)) from None
+            os.rename(source, target)
+        else:
+            source.unlink()
+    except OSError as error:
+        raise ScenelabError(
+            f"cannot move {source.name!r} into {target.parent} ({error.strerror or error}); "
+            "nothing there was replaced"
+        ) from None
 
 
 def download_miniplaces(

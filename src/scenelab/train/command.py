@@ -9,8 +9,8 @@ from typing import Any
 
 from scenelab.config import RunConfig
 from scenelab.errors import ScenelabError
-from scenelab.train.checkpoint import CHECKPOINT_DIR, PREVIOUS_SUFFIX
 from scenelab.train.engine import train
+from scenelab.train.runfolder import has_checkpoint
 
 CONFIG_KEYS = frozenset(field.name for field in fields(RunConfig))
 
@@ -36,20 +36,14 @@ def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> RunConfig:
     return wanted
 
 
-def has_checkpoint(run_dir: Path) -> bool:
-    last = run_dir / CHECKPOINT_DIR / "last.pt"
-    return last.is_file() or last.with_name(last.name + PREVIOUS_SUFFIX).is_file()
-
-
 def train_command(args: argparse.Namespace) -> int:
     overrides = flag_overrides(args)
     if args.resume is not None:
         run_dir = Path(args.resume)
         config = resumed_config(run_dir, overrides)
-        started = has_checkpoint(run_dir)
-        if not started:
+        if not has_checkpoint(run_dir):
             print(f"{run_dir} stopped before its first checkpoint; starting it from the beginning")
-        train(config, resume=started)
+        train(config, resume=True)
         return 0
     base = RunConfig.from_yaml(args.config) if args.config is not None else RunConfig()
     train(base.replace(**overrides))

@@ -43,6 +43,7 @@ from scenelab.train.distributed import (
 from scenelab.train.logs import EpochProgress, TensorBoardLog, write_metrics_csv
 from scenelab.train.precision import autocast_factory, default_amp, grad_scaler
 from scenelab.train.rng import capture_rng_state, restore_rng_state, seed_everything
+from scenelab.train.runfolder import has_checkpoint, own_run_folder
 from scenelab.train.sampling import ResumableSampler, SeededSamples, shard_indices
 from scenelab.train.schedule import WarmupCosineSchedule, warmup_cosine_lr
 
@@ -220,7 +221,11 @@ def peak_memory_mib(device: torch.device) -> float:
 
 
 def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
-    """Train as ``config`` says; with ``resume``, continue its run folder's last.pt.
+    """Train as ``config`` says; with ``resume``, continue its run folder's last.pt (or
+    start over when the run stopped before its first checkpoint).
+
+    The run owns its folder while it runs (`own_run_folder`): a second process is
+    refused, and so is a new run in a folder that already holds files of a run.
 
     The run keeps the memory freed tensors give back for reuse (`reuse_freed_memory`).
     Returns the metrics rows (one dict per epoch). Raises ScenelabError for bad input,
@@ -236,8 +241,12 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     threads_before = torch.get_num_threads()
     try:
-        with reuse_freed_memory():
-            return Trainer(config, world, device, resume).run()
+        config = resolve(
+            config, image_size=default_image_size(config.data), default_amp=default_amp(device)
+        )
+        run_dir = Path(config.out)
+        with reuse_freed_memory(), own_run_folder(run_dir, world, resume):
+            return Trainer(config, world, device, resume and has_checkpoint(run_dir)).run()
     except RuntimeError as error:
         failure = peer_failure(world, error)
         if failure is None:
@@ -250,7 +259,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
 
 
 class Trainer:
-    """One training run: built from a config, run once."""
+    """One training run: built from a resolved config, run once; ``resume``: from last.pt."""
 
     def __init__(self, config: RunConfig, world: World, device: torch.device, resume: bool):
         self.world, self.device = world, device
@@ -259,18 +268,10 @@ class Trainer:
             torch.use_deterministic_algorithms(True)
             torch.backends.cudnn.benchmark = False
         seed_everything(config.seed)
-        config = resolve(
-            config, image_size=default_image_size(config.data), default_amp=default_amp(device)
-        )
         if config.threads is not None:
             torch.set_num_threads(config.threads)
         self.run_dir = Path(config.out)
         self.last_path = self.run_dir / CHECKPOINT_DIR / "last.pt"
-        if not resume and self.last_path.exists():
-            raise ScenelabError(
-                f"{self.run_dir} already holds a run; continue it with "
-                f"`scenelab train --resume {self.run_dir}` or choose another --out"
-            )
         if config.batch_size % world.world_size:
             raise ScenelabError(
                 f"--batch-size {config.batch_size} (the global batch) is not divisible by "
