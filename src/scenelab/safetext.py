@@ -43,6 +43,16 @@ def markdown(text: str) -> str:
     return _MARKDOWN_BLOCK_START.sub(_escape_block_start, escaped, count=1)
 
 
+def markdown_code(text: str) -> str:
+    """``text`` as a Markdown code span (shown as written, in a code font): fenced by more
+    backticks than any run inside it, so that the text cannot close the span."""
+    text = _LINE_BREAKS.sub(" ", text)
+    if "`" not in text:
+        return f"`{text}`"
+    fence = "`" * (max(len(run) for run in re.findall(r"`+", text)) + 1)
+    return f"{fence} {text} {fence}"
+
+
 def _escape_block_start(match: re.Match[str]) -> str:
     spaces, marker = match.group(1), match.group(2)
     if marker.isdigit():  # "1." or "1)" opens an ordered list: escape the punctuation

@@ -9,6 +9,7 @@ from typing import Any
 
 from scenelab.config import RunConfig
 from scenelab.errors import ScenelabError
+from scenelab.safetext import terminal
 from scenelab.train.checkpoint import CHECKPOINT_DIR, PREVIOUS_SUFFIX
 from scenelab.train.engine import train
 
@@ -48,7 +49,10 @@ def train_command(args: argparse.Namespace) -> int:
         config = resumed_config(run_dir, overrides)
         started = has_checkpoint(run_dir)
         if not started:
-            print(f"{run_dir} stopped before its first checkpoint; starting it from the beginning")
+            print(
+                f"{terminal(str(run_dir))} stopped before its first checkpoint; "
+                "starting it from the beginning"
+            )
         train(config, resume=started)
         return 0
     base = RunConfig.from_yaml(args.config) if args.config is not None else RunConfig()
