@@ -19,8 +19,9 @@ _MARKDOWN_BACKSLASHED = "\\`*_[]"
 _MARKDOWN_REFERENCES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", "|": "&#124;", "~": "&#126;"}
 # Line breaks would end a table row or start a new block: each becomes a space.
 _LINE_BREAKS = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
-# At the start of the text, these would open a heading, quote, list or thematic break.
-_MARKDOWN_BLOCK_START = re.compile(r"^(\s*)(#|[-+]|\d+(?=[.)]))")
+# At the start of a line these would open a heading or a list item ("# ", "- ", "1. ");
+# a lone "-" (a table's empty cell) is left as it is.
+_MARKDOWN_BLOCK_START = re.compile(r"^(\s*)(#|[-+](?=\s)|\d+(?=[.)](?:\s|$)))")
 
 # CSV: a cell whose first character is one of these is read by a spreadsheet as a
 # formula (OWASP "CSV injection"); a leading single quote makes it text.
@@ -34,8 +35,10 @@ _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def markdown(text: str) -> str:
-    """``text`` as Markdown that renders literally, also inside a table cell."""
-    text = _LINE_BREAKS.sub(" ", text)
+    """``text`` as Markdown that renders literally, also inside a table cell. Line breaks
+    become spaces; other control characters are shown as :func:`terminal` shows them, so
+    that the file is also safe to print."""
+    text = terminal(_LINE_BREAKS.sub(" ", text))
     escaped = "".join(
         "\\" + char if char in _MARKDOWN_BACKSLASHED else _MARKDOWN_REFERENCES.get(char, char)
         for char in text
@@ -100,5 +103,6 @@ def _terminal_char(char: str) -> str:
 def plot_text(text: str) -> str:
     """``text`` for a matplotlib title, label or legend entry: each ``$`` escaped, so
     mathtext is never parsed from user text (an odd ``$`` or ``$\\frac{a}{$`` would fail
-    the whole figure) and the text is drawn as written."""
-    return text.replace("$", r"\$")
+    the whole figure), and control characters shown as :func:`terminal` shows them (a font
+    has no glyph for them, and matplotlib's warning would print them raw)."""
+    return terminal(text).replace("$", r"\$")
