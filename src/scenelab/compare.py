@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import yaml
 from scenelab import plots
 from scenelab.errors import ScenelabError
 from scenelab.models import build_model
+from scenelab.safetext import csv_cell, markdown, terminal
 
 CURVES = ("top1", "top5", "loss")
 
@@ -100,8 +102,8 @@ def compare_runs(folders: list[str | Path], out: str | Path) -> list[dict[str, A
     with (out / "compare.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(table[0]))
         writer.writeheader()
-        writer.writerows(table)
-    (out / "compare.md").write_text(format_table(table) + "\n")
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in table)
+    (out / "compare.md").write_text(format_table(table, markdown) + "\n")
     return table
 
 
@@ -121,14 +123,19 @@ COLUMNS = (  # key, header, format
 )
 
 
-def format_table(table: list[dict[str, Any]]) -> str:
-    """A Markdown table, readable as plain text too."""
+def format_table(table: list[dict[str, Any]], escape: Callable[[str], str]) -> str:
+    """A Markdown table, readable as plain text too. Text cells (run, model and conv names)
+    go through ``escape``: `safetext.markdown` for compare.md, `safetext.terminal` for
+    the terminal."""
     lines = [
         "| " + " | ".join(header for _, header, _ in COLUMNS) + " |",
         "|" + "|".join(" --- " for _ in COLUMNS) + "|",
     ]
     for row in table:
-        cells = (form.format(row[key]) for key, _, form in COLUMNS)
+        cells = (
+            escape(row[key]) if isinstance(row[key], str) else form.format(row[key])
+            for key, _, form in COLUMNS
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -136,6 +143,8 @@ def format_table(table: list[dict[str, Any]]) -> str:
 def compare_command(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.runs[0]).parent / "compare"
     table = compare_runs(args.runs, out)
-    print(format_table(table))
-    print(f"wrote compare.md, compare.csv and compare_{{{','.join(CURVES)}}}.png to {out}")
+    print(format_table(table, terminal))
+    print(
+        terminal(f"wrote compare.md, compare.csv and compare_{{{','.join(CURVES)}}}.png to {out}")
+    )
     return 0

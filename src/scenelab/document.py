@@ -1,5 +1,12 @@
 """A report as a list of blocks, written as Markdown or as one self-contained HTML page
-(figures embedded as base64 PNG), so that the two always say the same thing."""
+(figures embedded as base64 PNG), so that the two always say the same thing.
+
+Headings, paragraphs and captions are a small Markdown subset: `code`, **bold**, backslash
+escapes and the references `&lt;` `&gt;` `&amp;` `&#N;`; user text goes into them through
+`safetext.markdown` or `safetext.markdown_code`. Table cells and code blocks are plain
+text, escaped here for each output (`safetext.markdown`, `safetext.html`), so that names in
+a table can never become markup.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,11 @@ import base64
 import html
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+
+from scenelab import safetext
 
 
 @dataclass
@@ -26,6 +36,8 @@ class Paragraph:
 
 @dataclass
 class Table:
+    """Plain-text cells."""
+
     header: list[str]
     rows: list[list[str]]
 
@@ -41,6 +53,8 @@ class Figure:
 
 @dataclass
 class Code:
+    """Plain text, shown as written in a code block."""
+
     text: str
 
 
@@ -63,16 +77,21 @@ def to_markdown(blocks: list[Block], folder: Path) -> str:
             lines += [_markdown_row(row) for row in block.rows]
             parts.append("\n".join(lines))
         elif isinstance(block, Figure):
-            parts.append(
-                f"![{block.caption}]({Path(os.path.relpath(block.path, folder)).as_posix()})"
-            )
+            link = urllib.parse.quote(Path(os.path.relpath(block.path, folder)).as_posix())
+            parts.append(f"![{block.caption}]({link})")
         else:
-            parts.append(f"```\n{block.text}\n```")
+            parts.append(f"{(fence := _fence(block.text))}\n{block.text}\n{fence}")
     return "\n\n".join(parts) + "\n"
 
 
 def _markdown_row(cells: list[str]) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    return "| " + " | ".join(safetext.markdown(cell) for cell in cells) + " |"
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``, which cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 STYLE = """
@@ -109,21 +128,21 @@ def to_html(blocks: list[Block], title: str) -> str:
         elif isinstance(block, Paragraph):
             body.append(f"<p>{_inline(block.text)}</p>")
         elif isinstance(block, Table):
-            header = "".join(f"<th>{_inline(cell)}</th>" for cell in block.header)
+            header = "".join(f"<th>{safetext.html(cell)}</th>" for cell in block.header)
             rows = "".join(
-                "<tr>" + "".join(f"<td>{_inline(cell)}</td>" for cell in row) + "</tr>"
+                "<tr>" + "".join(f"<td>{safetext.html(cell)}</td>" for cell in row) + "</tr>"
                 for row in block.rows
             )
             body.append(f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(block, Figure):
             body.append(_figure_html(block))
         else:
-            body.append(f"<pre><code>{html.escape(block.text)}</code></pre>")
+            body.append(f"<pre><code>{safetext.html(block.text)}</code></pre>")
     if figures:
         body.append(f'<div class="figures">{"".join(figures)}</div>')
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<title>{safetext.html(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
@@ -131,14 +150,46 @@ def to_html(blocks: list[Block], title: str) -> str:
 
 def _figure_html(figure: Figure) -> str:
     data = base64.b64encode(figure.path.read_bytes()).decode("ascii")
-    alt = html.escape(figure.caption)
+    alt = safetext.html(_plain(figure.caption))
     return (
         f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
         f"<figcaption>{_inline(figure.caption)}</figcaption></figure>"
     )
 
 
+# The Markdown subset of headings, paragraphs and captions, read left to right.
+_INLINE = re.compile(
+    r"\\(?P<escaped>[!-/:-@\[-`{-~])"
+    r"|(?P<reference>&(?:lt|gt|amp|quot|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});)"
+    r"|(?P<fence>`+)(?P<code>.+?)(?<!`)(?P=fence)(?!`)"
+    r"|\*\*(?P<bold>.+?)\*\*"
+)
+
+
 def _inline(text: str) -> str:
-    escaped = html.escape(text, quote=False)
-    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+    """The subset as HTML; every other character is text (`safetext.html`)."""
+    parts, end = [], 0
+    for match in _INLINE.finditer(text):
+        parts.append(safetext.html(text[end : match.start()]))
+        end = match.end()
+        if match["escaped"] is not None:
+            parts.append(safetext.html(match["escaped"]))
+        elif match["reference"] is not None:  # the same reference means the same in HTML
+            parts.append(match["reference"])
+        elif match["code"] is not None:
+            parts.append(f"<code>{safetext.html(_code_content(match['code']))}</code>")
+        else:
+            parts.append(f"<strong>{_inline(match['bold'])}</strong>")
+    return "".join(parts) + safetext.html(text[end:])
+
+
+def _plain(text: str) -> str:
+    """The subset as plain text (for an image's alt text)."""
+    return html.unescape(re.sub(r"<[^>]*>", "", _inline(text)))
+
+
+def _code_content(code: str) -> str:
+    """CommonMark: one space is stripped from each end when both ends have one."""
+    if len(code) > 2 and code.startswith(" ") and code.endswith(" ") and code.strip():
+        return code[1:-1]
+    return code

@@ -23,6 +23,7 @@ from scenelab import plots
 from scenelab.data import build_dataset, build_loader, build_transform
 from scenelab.errors import ScenelabError
 from scenelab.metrics import CALIBRATION_BINS, ClassificationMetrics, ClassificationReport
+from scenelab.safetext import csv_cell, terminal
 from scenelab.train.checkpoint import CHECKPOINT_DIR, load_model, resolve_checkpoint
 from scenelab.train.engine import pick_device
 
@@ -126,23 +127,27 @@ def eval_command(args: argparse.Namespace) -> int:
     write_confusion_csv(out / "confusion.csv", report.confusion, dataset.classes)
     plots.plot_confusion_matrix(report.confusion, dataset.classes, out / "confusion.png", title)
     plots.plot_reliability_diagram(report.calibration, out / "calibration.png", title)
-    print(f"{title}: checkpoint {checkpoint} (epoch {state.get('epoch')})")
+    print(terminal(f"{title}: checkpoint {checkpoint} (epoch {state.get('epoch')})"))
     print(format_report(report, dataset.classes))
-    print(f"wrote {out / 'eval.json'}, confusion.csv, confusion.png, calibration.png")
+    print(terminal(f"wrote {out / 'eval.json'}, confusion.csv, confusion.png, calibration.png"))
     return 0
 
 
 def write_confusion_csv(path: Path, confusion: torch.Tensor, classes: list[str]) -> None:
-    """Rows are true classes, columns predicted classes, cells image counts."""
+    """Rows are true classes, columns predicted classes, cells image counts. Class names
+    are neutralised for spreadsheets (`safetext.csv_cell`)."""
+    names = [csv_cell(name) for name in classes]
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["true \\ predicted", *classes])
-        for name, row in zip(classes, confusion.tolist(), strict=True):
+        writer.writerow(["true \\ predicted", *names])
+        for name, row in zip(names, confusion.tolist(), strict=True):
             writer.writerow([name, *row])
 
 
 def format_report(report: ClassificationReport, classes: list[str]) -> str:
-    """The summary, then one row per class, as a plain-text table (percentages)."""
+    """The summary, then one row per class, as a plain-text table (percentages); class
+    names are shown with `safetext.terminal`."""
+    classes = [terminal(name) for name in classes]
     lines = [
         f"images                 {report.num_samples}",
         f"top-1                  {_pct(report.top1)}",

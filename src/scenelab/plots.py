@@ -1,5 +1,6 @@
 """Every figure scenelab draws. Each has a title, labelled axes with units and a legend,
-and is saved as PNG with matplotlib's Agg backend."""
+and is saved as PNG with matplotlib's Agg backend. Titles, class and run names are user text
+and go through `safetext.plot_text`, so they are never parsed as mathtext."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from scenelab.safetext import plot_text
 
 FIGURE_SIZE = (6.4, 4.2)
 DPI = 110
@@ -38,7 +41,7 @@ def plot_accuracy_curves(
     axes.plot(epochs, [row[f"val_top{k}"] for row in rows], marker="s", label="val")
     axes.set_xlabel("epoch")
     axes.set_ylabel(f"top-{k} accuracy (%)")
-    axes.set_title(f"{title}: top-{k} accuracy" if title else f"Top-{k} accuracy")
+    axes.set_title(f"{plot_text(title)}: top-{k} accuracy" if title else f"Top-{k} accuracy")
     axes.grid(alpha=0.3)
     axes.legend()
     return _save(figure, path)
@@ -52,7 +55,7 @@ def plot_loss_curves(rows: Sequence[dict[str, Any]], path: Path, title: str = ""
     axes.plot(epochs, [row["val_loss"] for row in rows], marker="s", label="val")
     axes.set_xlabel("epoch")
     axes.set_ylabel("cross-entropy loss (nats)")
-    axes.set_title(f"{title}: loss" if title else "Loss")
+    axes.set_title(f"{plot_text(title)}: loss" if title else "Loss")
     axes.grid(alpha=0.3)
     axes.legend()
     return _save(figure, path)
@@ -72,7 +75,7 @@ def plot_robust_accuracy(rows: Sequence[dict[str, Any]], path: Path, title: str 
             axes.axvline(row["epoch"], color="tab:red", linestyle="--", label="collapse")
     axes.set_xlabel("epoch")
     axes.set_ylabel("top-1 accuracy (%)")
-    axes.set_title(f"{title}: clean vs robust" if title else "Clean vs robust accuracy")
+    axes.set_title(f"{plot_text(title)}: clean vs robust" if title else "Clean vs robust accuracy")
     axes.grid(alpha=0.3)
     axes.legend()
     return _save(figure, path)
@@ -88,7 +91,7 @@ def plot_lr_schedule(
         axes.axvline(warmup_epochs, color="grey", linestyle="--", label="end of warm-up")
     axes.set_xlabel("epoch")
     axes.set_ylabel("learning rate")
-    axes.set_title(f"{title}: learning rate" if title else "Learning rate")
+    axes.set_title(f"{plot_text(title)}: learning rate" if title else "Learning rate")
     axes.grid(alpha=0.3)
     axes.legend()
     return _save(figure, path)
@@ -105,7 +108,7 @@ def _class_name(classes: Sequence[str], index: int) -> str:
     parts = name.strip("/").split("/")
     if len(parts) > 1 and len(parts[0]) == 1:  # MiniPlaces' leading letter folder
         parts = parts[1:]
-    return "/".join(parts).replace("_", " ")
+    return plot_text("/".join(parts).replace("_", " "))
 
 
 def _pixels(image: torch.Tensor) -> Any:
@@ -167,7 +170,7 @@ def plot_saliency_grid(
             fontsize=8,
             color=_CORRECT_COLOUR if correct else _WRONG_COLOUR,
         )
-    figure.suptitle(title)
+    figure.suptitle(plot_text(title))
     _prediction_legend(figure)
     figure.tight_layout(rect=(0, 0.04, 0.93, 1))
     if heat is not None:
@@ -202,7 +205,7 @@ def plot_epsilon_sweep(
     axes.set_xlabel("epsilon (grey levels out of 255, L-infinity)")
     axes.set_ylabel("accuracy under attack (%)")
     axes.set_ylim(0, 100)
-    axes.set_title(title)
+    axes.set_title(plot_text(title))
     axes.grid(alpha=0.3)
     axes.legend()
     return _save(figure, path)
@@ -255,7 +258,7 @@ def plot_adversarial_grid(
             if prediction is not None:
                 colour = _CORRECT_COLOUR if prediction == true[row] else _WRONG_COLOUR
             axis.set_title(caption, fontsize=8, color=colour)
-    figure.suptitle(title)
+    figure.suptitle(plot_text(title))
     _prediction_legend(figure)
     figure.tight_layout(rect=(0, 0.05, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,7 +293,7 @@ def plot_confusion_matrix(
     axes.set_xlabel("predicted class", fontsize=large)
     axes.set_ylabel("true class", fontsize=large)
     axes.set_title(
-        f"Confusion matrix: {title}\n(each row: share of that class's images, %)",
+        f"Confusion matrix: {plot_text(title)}\n(each row: share of that class's images, %)",
         fontsize=large + 2,
     )
     if count <= ANNOTATE_MAX_CLASSES:
@@ -321,7 +324,7 @@ def plot_reliability_diagram(calibration: Any, path: Path, title: str) -> Path:
     top.set_ylim(0, 100)
     top.set_ylabel("top-1 accuracy (%)")
     ece = 100 * calibration.expected_error
-    top.set_title(f"Reliability: {title}\nexpected calibration error {ece:.2f}%")
+    top.set_title(f"Reliability: {plot_text(title)}\nexpected calibration error {ece:.2f}%")
     top.grid(alpha=0.3)
     top.legend(loc="upper left")
     counts = [calibration.count[index] for index in filled]
@@ -353,12 +356,16 @@ def plot_run_comparison(
         style = {"color": f"C{index % 10}", "markersize": 3}
         train = [row[f"train_{curve}"] for row in rows]
         val = [row[f"val_{curve}"] for row in rows]
-        axes.plot(epochs, train, linestyle="--", marker="o", label=f"{name} train", **style)
-        axes.plot(epochs, val, marker="s", label=f"{name} val", **style)
+        axes.plot(
+            epochs, train, linestyle="--", marker="o", label=f"{plot_text(name)} train", **style
+        )
+        axes.plot(epochs, val, marker="s", label=f"{plot_text(name)} val", **style)
     axes.set_xlabel("epoch")
     axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes.set_ylabel(label)
-    axes.set_title(f"{title}: {what}" if title else f"{what.capitalize()}: train and val")
+    axes.set_title(
+        f"{plot_text(title)}: {what}" if title else f"{what.capitalize()}: train and val"
+    )
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
     return _save(figure, path)

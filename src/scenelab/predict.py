@@ -21,6 +21,7 @@ from scenelab.evaluate import (
     run_folder_of,
 )
 from scenelab.metrics import check_top_k
+from scenelab.safetext import csv_cell, terminal
 from scenelab.train.checkpoint import load_model, resolve_checkpoint
 from scenelab.train.engine import pick_device
 
@@ -97,16 +98,17 @@ def predict_command(args: argparse.Namespace) -> int:
     with out.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([csv_cell(cell) for cell in row] for row in rows)
     print(format_predictions(rows[:PRINTED_ROWS], top_k))
     if len(rows) > PRINTED_ROWS:
         print(f"... {len(rows) - PRINTED_ROWS} more")
-    print(f"wrote the top-{top_k} classes of {len(rows)} images to {out}")
+    print(terminal(f"wrote the top-{top_k} classes of {len(rows)} images to {out}"))
     return 0
 
 
 def format_predictions(rows: list[list[str]], top_k: int) -> str:
-    """One line per image: its name, then `class probability%` for each of the top k."""
+    """One line per image: its name, then `class probability%` for each of the top k,
+    shown with `safetext.terminal`."""
     lines = []
     for row in rows:
         image, true_class, ranked = row[0], row[1], row[2:]
@@ -114,5 +116,5 @@ def format_predictions(rows: list[list[str]], top_k: int) -> str:
             f"{ranked[2 * i]} {100 * float(ranked[2 * i + 1]):.1f}%" for i in range(top_k)
         )
         truth = f" (true: {true_class})" if true_class else ""
-        lines.append(f"{Path(image).name}{truth}: {guesses}")
+        lines.append(terminal(f"{Path(image).name}{truth}: {guesses}"))
     return "\n".join(lines)

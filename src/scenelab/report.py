@@ -41,6 +41,7 @@ from scenelab.reproduce import (
     eval_argv,
     saliency_argv,
 )
+from scenelab.safetext import markdown, markdown_code
 
 NOT_YET = "Not run yet."
 
@@ -51,21 +52,24 @@ def write_report(plan: Plan, timings: Timings) -> tuple[Path, Path]:
     for section in SECTIONS:
         blocks.append(Heading(f"{section.number}. {section.title}"))
         blocks += settings_block(plan, section, timings)
-        blocks.append(Paragraph(f"Rerun alone: `{plan.command(only=section.number)}`"))
+        blocks.append(Paragraph(f"Rerun alone: {markdown_code(plan.command(only=section.number))}"))
         blocks += BUILDERS[section.number](plan)
-    markdown, page = plan.out / "report.md", plan.out / "report.html"
-    markdown.write_text(to_markdown(blocks, plan.out))
+    report_md, page = plan.out / "report.md", plan.out / "report.html"
+    report_md.write_text(to_markdown(blocks, plan.out))
     page.write_text(to_html(blocks, f"scenelab study: {Path(plan.data).name}, {plan.budget.name}"))
-    return markdown, page
+    return report_md, page
 
 
 def header(plan: Plan) -> list[Block]:
     budget = plan.budget
     attacked = "all" if budget.attack_images is None else str(budget.attack_images)
     return [
-        Heading(f"scenelab study report: {Path(plan.data).name}, {budget.name} budget", 1),
+        Heading(
+            f"scenelab study report: {markdown(Path(plan.data).name)}, {budget.name} budget", 1
+        ),
         Paragraph(
-            f"Made by `{plan.command()}` with scenelab {__version__}, torch {torch.__version__}, "
+            f"Made by {markdown_code(plan.command())} with scenelab {__version__}, "
+            f"torch {torch.__version__}, "
             f"Python {platform.python_version()}, on {platform.machine()} "
             f"({plan.threads()} CPU thread(s) outside training"
             f"{', ' + torch.cuda.get_device_name() if torch.cuda.is_available() else ''}); "
@@ -403,14 +407,14 @@ def resnet_section(plan: Plan) -> list[Block]:
     best = best_block_run(plan)
     table = compare_table(folder)
     if not plan.pretrained:
-        skipped = f"{FINE_TUNED}: skipped, fine-tuning needs `--pretrained PATH`"
+        skipped = f"{FINE_TUNED}: skipped, fine-tuning needs --pretrained PATH"
         table.rows.insert(1, [skipped] + ["-"] * (len(table.header) - 1))
     runs = [str(plan.run_dir(name)) for name in [*names, best]]
     return [
         Paragraph(
             "ResNet-18 from scratch"
             + (
-                f" and fine-tuned from `{plan.pretrained}`"
+                f" and fine-tuned from {markdown_code(str(plan.pretrained))}"
                 if plan.pretrained
                 else " (the fine-tuned row needs ImageNet weights: a torchvision ResNet-18 "
                 "state dict passed as `--pretrained PATH`; without it the row is skipped)"
@@ -435,9 +439,10 @@ def evaluation_section(plan: Plan) -> list[Block]:
     classes = result["per_class"]
     return [
         Paragraph(
-            f"SimpleNet (section 2, checkpoint {Path(result['checkpoint']).name}, epoch "
-            f"{result['epoch']}) on the {result['split']} split. Mean class accuracy and mAP "
-            "weigh every class alike, which top-1 does not when classes are unbalanced."
+            f"SimpleNet (section 2, checkpoint {markdown(Path(result['checkpoint']).name)}, "
+            f"epoch {result['epoch']}) on the {markdown(str(result['split']))} split. Mean "
+            "class accuracy and mAP weigh every class alike, which top-1 does not when "
+            "classes are unbalanced."
         ),
         Table(
             [
@@ -522,9 +527,9 @@ def attack_blocks(attack: dict[str, Any], run_dir: Path) -> list[Block]:
     return [
         Paragraph(
             f"L-infinity PGD in pixel space (Madry et al. 2017): {settings['steps']} steps of "
-            f"{in_levels(settings['step_size'])}, target {settings['target']}, "
+            f"{in_levels(settings['step_size'])}, target {markdown(str(settings['target']))}, "
             f"{'a random start' if settings['random_start'] else 'no random start'}, on "
-            f"{attack['num_samples']} {attack['split']} images. Success: "
+            f"{attack['num_samples']} {markdown(str(attack['split']))} images. Success: "
             f"{attack['success_rate_means']}."
         ),
         Table(["epsilon", "top-1 (%)", "top-5 (%)", "success (%)"], rows),
@@ -544,9 +549,9 @@ def adversarial_blocks(plan: Plan, attack: dict[str, Any] | None, run_dir: Path)
     blocks: list[Block] = [
         Paragraph(
             f"SimpleNet trained on adversarial examples made on the fly for every batch: "
-            f"{config['adv']} with {config['adv_steps']} steps of "
+            f"{markdown(str(config['adv']))} with {config['adv_steps']} steps of "
             f"{in_levels(config['adv_step_size'])}, epsilon {in_levels(config['adv_epsilon'])}, "
-            f"target {config['adv_target']}; otherwise the recipe of section 2."
+            f"target {markdown(str(config['adv_target']))}; otherwise the recipe of section 2."
         )
     ]
     rows = read_run(run_dir).rows
@@ -595,10 +600,10 @@ def adversarial_blocks(plan: Plan, attack: dict[str, Any] | None, run_dir: Path)
     blocks += [
         Paragraph(
             f"**Table 1.** Clean and under-attack accuracy (PGD-{attack['attack']['steps']}, "
-            f"epsilon {epsilon}, target {attack['attack']['target']}) on the same "
-            f"{attack['num_samples']} {attack['split']} images. Each run's best.pt is "
-            "attacked: the epoch of best val top-1, and for adversarial training the most "
-            "robust epoch by the check above."
+            f"epsilon {epsilon}, target {markdown(str(attack['attack']['target']))}) on the "
+            f"same {attack['num_samples']} {markdown(str(attack['split']))} images. Each run's "
+            "best.pt is attacked: the epoch of best val top-1, and for adversarial training "
+            "the most robust epoch by the check above."
         ),
         Table(
             [

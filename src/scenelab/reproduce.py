@@ -37,6 +37,7 @@ from scenelab.compare import compare_runs, read_run
 from scenelab.config import RunConfig, dataset_defaults
 from scenelab.errors import ScenelabError
 from scenelab.ops.check import check_conv2d
+from scenelab.safetext import terminal
 from scenelab.study import summarise_study, train_side_by_side
 from scenelab.train.checkpoint import CHECKPOINT_DIR, load_checkpoint
 from scenelab.train.engine import pick_device, train
@@ -465,5 +466,5 @@ def reproduce_command(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default
     plan = Plan(args.data, out, BUDGETS[args.budget], args.pretrained, args.device)
     markdown, html = reproduce(plan, args.only)
-    print(f"the report is in {markdown} and {html}")
+    print(terminal(f"the report is in {markdown} and {html}"))
     return 0

@@ -31,6 +31,7 @@ import torch
 from scenelab.compare import compare_runs, format_table, read_run
 from scenelab.config import RunConfig
 from scenelab.errors import ScenelabError
+from scenelab.safetext import terminal, terminal_lines
 from scenelab.train.engine import pick_device, train
 
 CONVS = ("native", "custom")
@@ -172,7 +173,7 @@ def _train_child(config: RunConfig, label: str, threads: int, resume: bool) -> N
     try:
         train(config, resume=resume)
     except ScenelabError as error:
-        print(f"scenelab: error: {error}", file=sys.stderr)
+        print(f"scenelab: error: {terminal_lines(str(error))}", file=sys.stderr)
         sys.exit(error.exit_code)
     finally:
         sys.stdout.flush()
@@ -239,8 +240,10 @@ def study_conv_command(args: argparse.Namespace) -> int:
     config = RunConfig(**settings)
     out = Path(args.out or Path("runs") / f"study-conv-{config.model}-{Path(config.data).name}")
     study = conv_study(config, out)
-    print(format_table(study.runs))
+    print(format_table(study.runs, terminal))
     print()
     print(format_study(study))
-    print(f"wrote {out / 'study.json'}, compare.md and compare_{{top1,top5,loss}}.png to {out}")
+    print(
+        terminal(f"wrote {out / 'study.json'}, compare.md, compare_{{top1,top5,loss}}.png to {out}")
+    )
     return 0

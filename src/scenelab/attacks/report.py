@@ -26,6 +26,7 @@ from scenelab.attacks.robust import RobustAccuracy, robust_accuracy
 from scenelab.attacks.runs import Run, evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.data import build_loader
 from scenelab.errors import ScenelabError
+from scenelab.safetext import terminal
 from scenelab.train.engine import pick_device
 
 SUCCESS_MEANING = {
@@ -100,7 +101,8 @@ def attack_report(args: argparse.Namespace) -> int:
     json_path = run.folder / "attack.json"
     _write_json(json_path, record)
     _print_summary(sweep, args.epsilon, f"{title} on {len(indices)} {args.split} images")
-    print(f"wrote {json_path}\nwrote {sweep_plot}\nwrote {examples_plot}")
+    for path in (json_path, sweep_plot, examples_plot):
+        print(terminal(f"wrote {path}"))
     return 0
 
 
@@ -177,7 +179,7 @@ def _sweep_row(report: RobustAccuracy) -> dict[str, Any]:
 
 
 def _print_summary(sweep: list[RobustAccuracy], epsilon: float, heading: str) -> None:
-    print(heading)
+    print(terminal(heading))
     print(f"{'epsilon':>9} {'top-1 %':>8} {'top-5 %':>8} {'success %':>10}")
     print(f"{'clean':>9} {sweep[0].clean_top1:8.2f} {sweep[0].clean_top5:8.2f}")
     for report in sweep:

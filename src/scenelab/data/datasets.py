@@ -19,6 +19,7 @@ from scenelab.data.layout import check_split, load_samples
 from scenelab.data.samples import Samples
 from scenelab.data.threads import single_threaded
 from scenelab.errors import ScenelabError
+from scenelab.safetext import terminal
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class ImageFileDataset(Dataset):
         except UndecodableImage as error:
             if self.strict:
                 raise ScenelabError(f"cannot decode image {error} (--strict-data)") from None
-            log.warning("skipping undecodable image %s", error)
+            log.warning("skipping undecodable image %s", terminal(str(error)))
             return None
 
     def _decode(self, index: int) -> torch.Tensor | None:

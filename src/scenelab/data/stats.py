@@ -18,6 +18,7 @@ from scenelab.data.digits import CLASSES as DIGIT_CLASSES
 from scenelab.data.digits import digits_split
 from scenelab.data.layout import available_splits, load_samples
 from scenelab.data.scan import scan_images
+from scenelab.safetext import terminal
 
 
 @dataclass
@@ -68,12 +69,15 @@ def folder_stats(root: Path, workers: int | None = None) -> DatasetStats:
 
 
 def format_stats(name: str, stats: DatasetStats) -> str:
+    """The statistics as text for the terminal; the root and class names are shown with
+    `safetext.terminal`, so that a folder name cannot break the table or the terminal."""
     splits = list(stats.per_class)
-    width = max([len("class"), *(len(c) for c in stats.classes)])
-    lines = [f"{name}: {len(stats.classes)} classes", "", "images per class and split:"]
+    classes = [terminal(c) for c in stats.classes]
+    width = max([len("class"), *(len(c) for c in classes)])
+    lines = [f"{terminal(name)}: {len(classes)} classes", "", "images per class and split:"]
     lines.append(f"| {'class':<{width}} | " + " | ".join(f"{s:>7}" for s in splits) + " |")
     lines.append(f"| {'-' * width} | " + " | ".join("-" * 6 + ":" for _ in splits) + " |")
-    for label, name_ in enumerate(stats.classes):
+    for label, name_ in enumerate(classes):
         counts = " | ".join(f"{stats.per_class[s][label]:>7}" for s in splits)
         lines.append(f"| {name_:<{width}} | {counts} |")
     totals = " | ".join(f"{sum(stats.per_class[s].values()):>7}" for s in splits)

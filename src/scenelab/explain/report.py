@@ -17,6 +17,7 @@ from scenelab.explain.saliency import (
     predicted_classes,
     smoothgrad,
 )
+from scenelab.safetext import terminal
 from scenelab.train.engine import pick_device
 
 TITLES = {
@@ -70,5 +71,5 @@ def saliency_report(args: argparse.Namespace) -> int:
         title=f"{run.folder.name}: {TITLES[args.method]} saliency of the predicted class "
         f"({args.score}), {args.split} images, {correct}/{len(labels)} correct",
     )
-    print(f"wrote {path}")
+    print(terminal(f"wrote {path}"))
     return 0

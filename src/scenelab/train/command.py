@@ -9,6 +9,7 @@ from typing import Any
 
 from scenelab.config import RunConfig
 from scenelab.errors import ScenelabError
+from scenelab.safetext import terminal
 from scenelab.train.engine import train
 from scenelab.train.runfolder import has_checkpoint
 
@@ -42,7 +43,10 @@ def train_command(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume)
         config = resumed_config(run_dir, overrides)
         if not has_checkpoint(run_dir):
-            print(f"{run_dir} stopped before its first checkpoint; starting it from the beginning")
+            print(
+                f"{terminal(str(run_dir))} stopped before its first checkpoint; "
+                "starting it from the beginning"
+            )
         train(config, resume=True)
         return 0
     base = RunConfig.from_yaml(args.config) if args.config is not None else RunConfig()

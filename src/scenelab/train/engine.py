@@ -31,6 +31,7 @@ from scenelab.data import build_dataset, build_loader, build_transform, default_
 from scenelab.errors import ScenelabError
 from scenelab.memory import peak_rss_mib, reuse_freed_memory
 from scenelab.models import build_model
+from scenelab.safetext import terminal
 from scenelab.train.checkpoint import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
 from scenelab.train.distributed import (
     World,
@@ -465,7 +466,7 @@ class Trainer:
             best = max(self.metrics, key=lambda row: row["val_top1"])
             print(
                 f"best val top-1 {best['val_top1']:.2f}% (epoch {best['epoch']}); "
-                f"run folder {self.run_dir}",
+                f"run folder {terminal(str(self.run_dir))}",
                 flush=True,
             )
         return self.metrics
@@ -595,8 +596,8 @@ class Trainer:
             if self.collapse:
                 print(
                     f"catastrophic overfitting at epoch {self.epoch}: {self.collapse}; training "
-                    f"stopped, {self.run_dir / CHECKPOINT_DIR / 'best.pt'} holds the most "
-                    "robust epoch",
+                    f"stopped, {terminal(str(self.run_dir / CHECKPOINT_DIR / 'best.pt'))} holds "
+                    "the most robust epoch",
                     flush=True,
                 )
         # last.pt is written last: it commits the epoch, so that a run killed before it
