@@ -7,7 +7,13 @@ from torch import nn
 
 from scenelab.cli import main
 from scenelab.errors import ScenelabError
-from scenelab.models import build_model, count_macs, count_parameters, list_models
+from scenelab.models import (
+    build_model,
+    check_image_size,
+    count_macs,
+    count_parameters,
+    list_models,
+)
 from scenelab.models.inception import MODULE_WIDTHS, STEM_CHANNELS, InceptionModule
 from scenelab.nn import CustomConv2d, Normalize
 
@@ -112,3 +118,27 @@ def test_models_command_prints_counts(capsys):
     assert main(["models", "simplenet", "--num-classes", "100"]) == 0
     out = capsys.readouterr().out
     assert "simplenet" in out and "365,028" in out and "160.2 M" in out
+
+
+@pytest.mark.parametrize(("name", "smallest"), [("squeezenet1_0", 21), ("alexnet", 63)])
+def test_image_size_check_agrees_with_a_real_forward(name, smallest):
+    """The meta-device check refuses exactly the sizes a real CPU forward fails on, and
+    the smallest size it names is the first one a real forward takes."""
+    model = build_model(name, 2).eval()
+    for size in (smallest - 1, smallest):
+        with torch.no_grad():
+            try:
+                model(torch.zeros(1, 3, size, size))
+                real_error = None
+            except RuntimeError as error:
+                real_error = str(error).splitlines()[0]
+        if real_error is None:
+            check_image_size(name, size)
+        else:
+            with pytest.raises(ScenelabError) as refused:
+                check_image_size(name, size)
+            assert str(refused.value) == (
+                f"--model {name} --image-size {size}: the model cannot take {size}x{size} "
+                f"images; the smallest size it takes is {smallest} ({real_error})"
+            )
+    assert real_error is None  # the size it names works

@@ -169,7 +169,8 @@ CASES: list[Case] = [
         EVAL,
         REFUSES,
         2,
-        rf"^scenelab: error: {BEST}: its weights do not fit simplenet with 2 classes .*{STEM}$",
+        rf"^scenelab: error: {BEST}: its weights do not fit its config's model \(simplenet, 2 "
+        rf"classes\): {STEM}$",
         copied_run(*both_checkpoints(small_stem)),
     ),
     *(
@@ -178,7 +179,7 @@ CASES: list[Case] = [
             command,
             REFUSES,
             2,
-            rf"{BEST}: its weights do not fit simplenet .*{STEM}",
+            rf"{BEST}: its weights do not fit its config's model \(simplenet, 2 classes\): {STEM}",
             copied_run(*both_checkpoints(small_stem)),
         )
         for command in (PREDICT, ATTACK, SALIENCY)
@@ -188,7 +189,7 @@ CASES: list[Case] = [
         RESUME,
         REFUSES,
         2,
-        rf"{LAST}: its weights do not fit simplenet with 2 classes: {STEM}",
+        rf"{LAST}: its weights do not fit the run's model \(simplenet, 2 classes\): {STEM}",
         copied_run(*both_checkpoints(small_stem)),
     ),
     Case(
@@ -196,8 +197,8 @@ CASES: list[Case] = [
         EVAL,
         REFUSES,
         2,
-        rf"{BEST}: its weights do not fit ourbestnet2 with 2 classes .*: \d+ missing from the "
-        r"file: .*; \d+ not in the model: .*, \.\.\. and \d+ more",
+        rf"{BEST}: its weights do not fit its config's model \(ourbestnet2, 2 classes\): "
+        r"\d+ missing from the file: .*; \d+ not in the model: .*, \.\.\. and \d+ more",
         copied_run(*both_checkpoints(set_model("ourbestnet2"))),
     ),
     # --- class lists ------------------------------------------------------------------------
@@ -234,15 +235,16 @@ CASES: list[Case] = [
         (*TRAIN, "--model", "squeezenet1_0"),
         REFUSES,
         2,
-        r"--model squeezenet1_0 --image-size 16: squeezenet1_0 cannot take 16x16 images "
-        r"\(.*Output size is too small\); the smallest size it takes is 21",
+        r"--model squeezenet1_0 --image-size 16: the model cannot take 16x16 images; the "
+        r"smallest size it takes is 21 \(.*Output size is too small\)$",
     ),
     Case(
         "--model squeezenet1_0 --image-size 16",
         ("models", "squeezenet1_0", "--image-size", "16"),
         REFUSES,
         2,
-        r"squeezenet1_0 cannot take 16x16 images .*smallest size it takes is 21",
+        r"squeezenet1_0 --image-size 16: the model cannot take 16x16 images; the smallest size "
+        r"it takes is 21",
         dataset=False,
     ),
     # --- resuming on a dataset that changed -------------------------------------------------
@@ -251,8 +253,8 @@ CASES: list[Case] = [
         RESUME,
         REFUSES,
         2,
-        rf"--resume DIR/run: the dataset changed since {LAST} was written: the checkpoint was "
-        r"trained on 2 classes but the dataset has 3 \(new in the dataset: cave\)",
+        r"--resume DIR/run: the dataset changed: the run was trained on 2 classes but the "
+        r"dataset has 3 \(new in the dataset: cave\)",
         copied_run(add_class),
     ),
     Case(
@@ -260,7 +262,8 @@ CASES: list[Case] = [
         RESUME,
         REFUSES,
         2,
-        r"the dataset changed .*class 1 is 'beach' in the checkpoint and 'bay' in the dataset",
+        r"--resume DIR/run: the dataset changed: the run's classes differ from the dataset's: "
+        r"class 1 is 'beach' in the run and 'bay' in the dataset",
         copied_run(rename_class),
     ),
     # --- broken checkpoint files --------------------------------------------------------------

@@ -73,7 +73,7 @@ def check_image_size(name: str, image_size: int, source: str | None = None) -> N
     hint = f"; the smallest size it takes is {works}" if works is not None else ""
     source = source or f"--model {name} --image-size {image_size}"
     raise ScenelabError(
-        f"{source}: {name} cannot take {image_size}x{image_size} images ({error}){hint}"
+        f"{source}: the model cannot take {image_size}x{image_size} images{hint} ({error})"
     )
 
 

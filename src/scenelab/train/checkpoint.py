@@ -250,7 +250,11 @@ def check_classes(state: dict[str, Any], classes: list[str], checkpoint: Path) -
         raise ScenelabError(f"{checkpoint}: {describe_class_mismatch(trained_on, classes)}")
 
 
-def describe_class_mismatch(trained_on: list[str], dataset: list[str]) -> str:
+def describe_class_mismatch(
+    trained_on: list[str], dataset: list[str], holder: str = "the checkpoint"
+) -> str:
+    """How the classes ``holder`` was trained on differ from the dataset's: the counts and
+    the names new or gone, or the first name that differs."""
     if len(trained_on) != len(dataset):
         added = [name for name in dataset if name not in trained_on]
         removed = [name for name in trained_on if name not in dataset]
@@ -260,13 +264,13 @@ def describe_class_mismatch(trained_on: list[str], dataset: list[str]) -> str:
             if found
         ]
         return (
-            f"the checkpoint was trained on {len(trained_on)} classes "
+            f"{holder} was trained on {len(trained_on)} classes "
             f"but the dataset has {len(dataset)}" + (f" ({'; '.join(names)})" if names else "")
         )
     index = next(i for i, (a, b) in enumerate(zip(trained_on, dataset, strict=True)) if a != b)
     return (
-        f"the checkpoint's classes differ from the dataset's: class {index} is "
-        f"{trained_on[index]!r} in the checkpoint and {dataset[index]!r} in the dataset"
+        f"{holder}'s classes differ from the dataset's: class {index} is "
+        f"{trained_on[index]!r} in {holder} and {dataset[index]!r} in the dataset"
     )
 
 
@@ -288,8 +292,8 @@ def load_model(
     load_weights(
         model,
         state["model"],
-        f"{path}: its weights do not fit {config['model']} with {config['num_classes']} classes "
-        "(the model its config names)",
+        f"{path}: its weights do not fit its config's model ({config['model']}, "
+        f"{config['num_classes']} classes)",
     )
     classes = state.get("classes")
     if classes is not None and (
@@ -307,5 +311,6 @@ def load_model(
             f"outputs; a checkpoint needs one class name (a string) per output"
         )
     if config.get("image_size") is not None:
-        check_image_size(config["model"], int(config["image_size"]), f"{path}: its config")
+        size = int(config["image_size"])
+        check_image_size(config["model"], size, f"{path}: its config's {config['model']}")
     return model.to(device).eval(), state

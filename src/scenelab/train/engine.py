@@ -440,8 +440,8 @@ class Trainer:
         trained_on = checkpoint_classes(state)
         if trained_on != self.classes:
             raise ScenelabError(
-                f"--resume {self.run_dir}: the dataset changed since {self.last_path} was "
-                f"written: {describe_class_mismatch(trained_on, self.classes)}; train a new "
+                f"--resume {self.run_dir}: the dataset changed: "
+                f"{describe_class_mismatch(trained_on, self.classes, 'the run')}; train a new "
                 "run (another --out) on the new classes"
             )
         return state
@@ -455,8 +455,8 @@ class Trainer:
         load_weights(
             self.model,
             state["model"],
-            f"{self.last_path}: its weights do not fit {self.config.model} with "
-            f"{self.config.num_classes} classes",
+            f"{self.last_path}: its weights do not fit the run's model ({self.config.model}, "
+            f"{self.config.num_classes} classes)",
         )
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["grad_scaler"])
