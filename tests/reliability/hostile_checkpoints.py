@@ -258,6 +258,15 @@ CASES: list[Case] = [
         copied_run(add_class),
     ),
     Case(
+        "--resume after a class was removed from the dataset",
+        RESUME,
+        REFUSES,
+        2,
+        r"--resume DIR/run: the dataset changed: the run was trained on 2 classes but the "
+        r"dataset has 1 \(gone from it: beach\)",
+        copied_run(one_class_data),
+    ),
+    Case(
         "--resume after a class was renamed in the dataset",
         RESUME,
         REFUSES,
