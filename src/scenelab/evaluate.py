@@ -91,12 +91,12 @@ def eval_command(args: argparse.Namespace) -> int:
         raise ScenelabError(
             f"--split {args.split} of {args.data} has no labels; `scenelab predict` takes it"
         )
-    loader = build_loader(dataset, args.batch_size, shuffle=False, workers=args.workers, seed=0)
     if len(dataset.classes) < 2:
         raise ScenelabError(
             f"--data {args.data} has {len(dataset.classes)} class ({', '.join(dataset.classes)}): "
             "evaluation needs at least 2, since with one every image is assigned to it"
         )
+    loader = build_loader(dataset, args.batch_size, shuffle=False, workers=args.workers, seed=0)
     top_k = min(DEFAULT_TOP_K, len(dataset.classes))
     report = evaluate(model, loader, len(dataset.classes), top_k, args.tta, device)
 

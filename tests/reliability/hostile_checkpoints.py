@@ -222,6 +222,14 @@ CASES: list[Case] = [
         copied_run(edit_checkpoint("best.pt", set_classes("abbey", "beach", "cave"))),
     ),
     Case(
+        "checkpoint class list of numbers, not names",
+        PREDICT_FILES,
+        REFUSES,
+        2,
+        rf"{BEST}: its class list is not a list of names: \[0, 1\]",
+        copied_run(edit_checkpoint("best.pt", lambda state: state.update(classes=[0, 1]))),
+    ),
+    Case(
         "eval on a single-class dataset",
         EVAL,
         REFUSES,

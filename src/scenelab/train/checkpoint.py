@@ -197,6 +197,9 @@ def describe_load_error(error: Exception) -> str:
     )[0]
 
 
+_DIFF_KEYS = 8  # how many keys of each kind a mismatch names
+
+
 def describe_state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, Any]) -> str:
     """What keeps the state dict ``given`` from fitting a model whose own is ``expected``,
     on one line (keys missing, keys extra, shapes that differ; a few of each); "" if it fits."""
@@ -217,9 +220,6 @@ def describe_state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, 
             more = f", ... and {len(keys) - _DIFF_KEYS} more" if len(keys) > _DIFF_KEYS else ""
             parts.append(f"{len(keys)} {title}: {', '.join(keys[:_DIFF_KEYS])}{more}")
     return "; ".join(parts)
-
-
-_DIFF_KEYS = 8  # how many keys of each kind a mismatch names
 
 
 def _shape(value: Any) -> tuple[int, ...] | str:
@@ -274,6 +274,17 @@ def describe_class_mismatch(
     )
 
 
+def _check_class_list(path: Path, classes: Any, outputs: int) -> None:
+    """A checkpoint's class list must hold one name (a string) per output of its model."""
+    if not isinstance(classes, list) or not all(isinstance(name, str) for name in classes):
+        raise ScenelabError(f"{path}: its class list is not a list of names: {classes!r:.80}")
+    if len(classes) != outputs:
+        raise ScenelabError(
+            f"{path}: its class list holds {len(classes)} name{'s' * (len(classes) != 1)} "
+            f"but its model has {outputs} outputs; it needs one class name per output"
+        )
+
+
 def load_model(
     path_or_run_dir: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -295,21 +306,8 @@ def load_model(
         f"{path}: its weights do not fit its config's model ({config['model']}, "
         f"{config['num_classes']} classes)",
     )
-    classes = state.get("classes")
-    if classes is not None and (
-        not isinstance(classes, list)
-        or not all(isinstance(name, str) for name in classes)
-        or len(classes) != config["num_classes"]
-    ):
-        given = (
-            f"{len(classes)} name{'s' * (len(classes) != 1)}"
-            if isinstance(classes, list)
-            else f"a {type(classes).__name__}"
-        )
-        raise ScenelabError(
-            f"{path}: its class list holds {given} but its model has {config['num_classes']} "
-            f"outputs; a checkpoint needs one class name (a string) per output"
-        )
+    if state.get("classes") is not None:
+        _check_class_list(path, state["classes"], config["num_classes"])
     if config.get("image_size") is not None:
         size = int(config["image_size"])
         check_image_size(config["model"], size, f"{path}: its config's {config['model']}")
