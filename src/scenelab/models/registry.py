@@ -65,11 +65,13 @@ def check_image_size(name: str, image_size: int, source: str | None = None) -> N
     naming the smallest size that works where one up to LARGEST_IMAGE_SIZE does.
     ``source`` says where the pair came from (default: the flags --model, --image-size).
 
-    A forward pass on the meta device: shapes only, no memory, milliseconds."""
-    error = _forward_error(name, image_size)
+    Forward passes on the meta device: shapes only, no memory, milliseconds."""
+    with torch.device("meta"):
+        model = build_model(name, 2).eval()
+    error = _forward_error(model, image_size)
     if error is None:
         return
-    works = _smallest_working_size(name, image_size + 1, LARGEST_IMAGE_SIZE)
+    works = _smallest_working_size(model, image_size + 1, LARGEST_IMAGE_SIZE)
     hint = f"; the smallest size it takes is {works}" if works is not None else ""
     source = source or f"--model {name} --image-size {image_size}"
     raise ScenelabError(
@@ -77,10 +79,9 @@ def check_image_size(name: str, image_size: int, source: str | None = None) -> N
     )
 
 
-def _forward_error(name: str, image_size: int) -> str | None:
-    """Why one forward of ``name`` at ``image_size`` fails (first line), or None."""
-    with torch.device("meta"):
-        model = build_model(name, 2).eval()
+def _forward_error(model: nn.Module, image_size: int) -> str | None:
+    """Why one forward of a meta-device ``model`` at ``image_size`` fails (its first line),
+    or None."""
     try:
         with torch.no_grad():
             model(torch.zeros(1, 3, image_size, image_size, device="meta"))
@@ -89,14 +90,14 @@ def _forward_error(name: str, image_size: int) -> str | None:
     return None
 
 
-def _smallest_working_size(name: str, low: int, high: int) -> int | None:
+def _smallest_working_size(model: nn.Module, low: int, high: int) -> int | None:
     """Binary search in [low, high] for the smallest size whose forward works (sizes that
     work form an upper range for convolution and pooling stacks)."""
-    if low > high or _forward_error(name, high) is not None:
+    if low > high or _forward_error(model, high) is not None:
         return None
     while low < high:
         middle = (low + high) // 2
-        if _forward_error(name, middle) is None:
+        if _forward_error(model, middle) is None:
             high = middle
         else:
             low = middle + 1
