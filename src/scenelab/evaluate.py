@@ -93,7 +93,8 @@ def eval_command(args: argparse.Namespace) -> int:
         )
     if len(dataset.classes) < 2:
         raise ScenelabError(
-            f"--data {args.data} has {len(dataset.classes)} class ({', '.join(dataset.classes)}): "
+            f"--data {args.data} has {len(dataset.classes)} class "
+            f"({', '.join(map(repr, dataset.classes))}): "
             "evaluation needs at least 2, since with one every image is assigned to it"
         )
     loader = build_loader(dataset, args.batch_size, shuffle=False, workers=args.workers, seed=0)

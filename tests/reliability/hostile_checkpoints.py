@@ -234,7 +234,7 @@ CASES: list[Case] = [
         EVAL,
         REFUSES,
         2,
-        r"--data ROOT has 1 class \(abbey\): evaluation needs at least 2",
+        r"--data ROOT has 1 class \('abbey'\): evaluation needs at least 2",
         copied_run(*both_checkpoints(one_class_model), one_class_data),
     ),
     # --- models too deep for the image size -------------------------------------------------
@@ -262,7 +262,7 @@ CASES: list[Case] = [
         REFUSES,
         2,
         r"--resume DIR/run: the dataset changed: the run was trained on 2 classes but the "
-        r"dataset has 3 \(new in the dataset: cave\)",
+        r"dataset has 3 \(new in the dataset: 'cave'\)",
         copied_run(add_class),
     ),
     Case(
@@ -271,7 +271,7 @@ CASES: list[Case] = [
         REFUSES,
         2,
         r"--resume DIR/run: the dataset changed: the run was trained on 2 classes but the "
-        r"dataset has 1 \(gone from it: beach\)",
+        r"dataset has 1 \(gone from it: 'beach'\)",
         copied_run(one_class_data),
     ),
     Case(

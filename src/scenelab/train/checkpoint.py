@@ -259,7 +259,8 @@ def describe_class_mismatch(
         added = [name for name in dataset if name not in trained_on]
         removed = [name for name in trained_on if name not in dataset]
         names = [
-            f"{title} {', '.join(found[:_DIFF_KEYS])}{', ...' if len(found) > _DIFF_KEYS else ''}"
+            f"{title} {', '.join(map(repr, found[:_DIFF_KEYS]))}"
+            f"{', ...' if len(found) > _DIFF_KEYS else ''}"
             for title, found in (("new in the dataset:", added), ("gone from it:", removed))
             if found
         ]
