@@ -24,7 +24,12 @@ from scenelab.data import build_dataset, build_loader, build_transform
 from scenelab.errors import ScenelabError
 from scenelab.metrics import CALIBRATION_BINS, ClassificationMetrics, ClassificationReport
 from scenelab.safetext import csv_cell, terminal
-from scenelab.train.checkpoint import CHECKPOINT_DIR, load_model, resolve_checkpoint
+from scenelab.train.checkpoint import (
+    CHECKPOINT_DIR,
+    check_classes,
+    load_model,
+    resolve_checkpoint,
+)
 from scenelab.train.engine import pick_device
 
 DEFAULT_TOP_K = 5
@@ -72,29 +77,9 @@ def run_folder_of(checkpoint_or_run: str | Path) -> Path:
     return path.parent.parent if path.parent.name == CHECKPOINT_DIR else path.parent
 
 
-def check_classes(state: dict[str, Any], classes: list[str], checkpoint: Path) -> None:
-    """Refuse a dataset whose classes are not the ones the checkpoint was trained on."""
-    trained_on = list(state.get("classes", []))
-    if trained_on != list(classes):
-        raise ScenelabError(f"{checkpoint}: {describe_class_mismatch(trained_on, classes)}")
-
-
 def eval_transform_for(state: dict[str, Any]):
     """The evaluation transform (resize, centre crop) at the checkpoint's image size."""
     return build_transform("none", int(state["config"]["image_size"]), train=False)
-
-
-def describe_class_mismatch(trained_on: list[str], dataset: list[str]) -> str:
-    if len(trained_on) != len(dataset):
-        return (
-            f"the checkpoint was trained on {len(trained_on)} classes "
-            f"but the dataset has {len(dataset)}"
-        )
-    index = next(i for i, (a, b) in enumerate(zip(trained_on, dataset, strict=True)) if a != b)
-    return (
-        f"the checkpoint's classes differ from the dataset's: class {index} is "
-        f"{trained_on[index]!r} in the checkpoint and {dataset[index]!r} in the dataset"
-    )
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -106,6 +91,12 @@ def eval_command(args: argparse.Namespace) -> int:
     if -1 in dataset.labels:
         raise ScenelabError(
             f"--split {args.split} of {args.data} has no labels; `scenelab predict` takes it"
+        )
+    if len(dataset.classes) < 2:
+        raise ScenelabError(
+            f"--data {args.data} has {len(dataset.classes)} class "
+            f"({', '.join(map(repr, dataset.classes))}): "
+            "evaluation needs at least 2, since with one every image is assigned to it"
         )
     loader = build_loader(dataset, args.batch_size, shuffle=False, workers=args.workers, seed=0)
     top_k = min(DEFAULT_TOP_K, len(dataset.classes))

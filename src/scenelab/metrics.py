@@ -106,6 +106,11 @@ class ClassificationMetrics:
     """Streaming accumulator: `update(probabilities, labels)` per batch, then `compute()`."""
 
     def __init__(self, num_classes: int, top_k: int = 5, device: torch.device | str = "cpu"):
+        if num_classes < 2:
+            raise ScenelabError(
+                f"classification metrics need at least 2 classes, got {num_classes}: with one "
+                "class every image is assigned to it and there is nothing to measure"
+            )
         check_top_k(top_k, num_classes)
         self.num_classes = num_classes
         self.top_k = top_k

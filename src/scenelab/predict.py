@@ -15,14 +15,18 @@ from scenelab.data.decode import IMAGE_EXTENSIONS, UndecodableImage, decode_rgb
 from scenelab.errors import ScenelabError
 from scenelab.evaluate import (
     DEFAULT_TOP_K,
-    check_classes,
     eval_transform_for,
     predict_probabilities,
     run_folder_of,
 )
 from scenelab.metrics import check_top_k
 from scenelab.safetext import csv_cell, terminal
-from scenelab.train.checkpoint import load_model, resolve_checkpoint
+from scenelab.train.checkpoint import (
+    check_classes,
+    checkpoint_classes,
+    load_model,
+    resolve_checkpoint,
+)
 from scenelab.train.engine import pick_device
 
 PRINTED_ROWS = 20  # the CSV has every image; the terminal gets the first ones
@@ -65,7 +69,7 @@ def predict_command(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     checkpoint = resolve_checkpoint(args.run)
     model, state = load_model(checkpoint, device=device)
-    classes = list(state["classes"])
+    classes = checkpoint_classes(state)
     top_k = check_top_k(
         min(DEFAULT_TOP_K, len(classes)) if args.top_k is None else args.top_k, len(classes)
     )

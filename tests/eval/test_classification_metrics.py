@@ -163,3 +163,30 @@ def _close(a, b) -> bool:
     if isinstance(a, float):
         return a == pytest.approx(b, abs=1e-6)
     return a == b
+
+
+def test_two_classes_and_k_clipped_to_them_equal_sklearn():
+    """The fewest classes evaluation takes, with top-k clipped to the class count as
+    `scenelab eval` clips top-5: every metric as scikit-learn defines it."""
+    generator = torch.Generator().manual_seed(3)
+    labels = torch.randint(2, (50,), generator=generator)
+    probabilities = (torch.randn(50, 2, generator=generator) + labels[:, None]).softmax(dim=1)
+    report = classification_report(probabilities, labels, top_k=2)
+    scores, y = probabilities.numpy(), labels.numpy()
+    assert report.top1 == pytest.approx(accuracy_score(y, scores.argmax(axis=1)))
+    with pytest.warns(UserWarning, match="perfect score"):  # sklearn: k = n_classes
+        expected_top_k = top_k_accuracy_score(y, scores[:, 1], k=2)
+    assert report.top_k_accuracy == expected_top_k == 1.0
+    assert report.mean_class_accuracy == pytest.approx(
+        balanced_accuracy_score(y, scores.argmax(axis=1))
+    )
+    for c in range(2):
+        expected_ap = average_precision_score(y == c, scores[:, c])
+        assert report.average_precision[c] == pytest.approx(expected_ap, abs=1e-6)
+    assert report.expected_calibration_error == pytest.approx(hand_ece(scores, y), abs=1e-6)
+
+
+@pytest.mark.parametrize("num_classes", [0, 1])
+def test_fewer_than_two_classes_is_a_clear_error(num_classes):
+    with pytest.raises(ScenelabError, match=f"at least 2 classes, got {num_classes}"):
+        ClassificationMetrics(num_classes, top_k=1)

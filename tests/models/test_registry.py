@@ -7,7 +7,13 @@ from torch import nn
 
 from scenelab.cli import main
 from scenelab.errors import ScenelabError
-from scenelab.models import build_model, count_macs, count_parameters, list_models
+from scenelab.models import (
+    build_model,
+    check_image_size,
+    count_macs,
+    count_parameters,
+    list_models,
+)
 from scenelab.models.inception import MODULE_WIDTHS, STEM_CHANNELS, InceptionModule
 from scenelab.nn import CustomConv2d, Normalize
 
@@ -100,8 +106,9 @@ def test_pretrained_that_does_not_fit_prints_a_readable_diff(tmp_path):
     with pytest.raises(ScenelabError) as error:
         build_model("resnet18", 20, pretrained=path)
     message = str(error.value)
-    assert "1 missing from the file:\n    layer4.1.bn2.running_var" in message
-    assert "1 not in the model:\n    extra.weight" in message
+    assert "\n" not in message  # one line
+    assert "1 missing from the file: layer4.1.bn2.running_var;" in message
+    assert "1 not in the model: extra.weight;" in message
     assert "conv1.weight: file (64, 3, 3, 3), model (64, 3, 7, 7)" in message
     with pytest.raises(ScenelabError, match="scenelab model"):
         build_model("simplenet", 20, pretrained=path)
@@ -127,3 +134,27 @@ def test_models_command_takes_patterns(capsys):
         assert f"\n{name} " in out, out
     assert main(["models", "nothing*"]) == 2
     assert "unknown model nothing*" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "smallest"), [("squeezenet1_0", 21), ("alexnet", 63)])
+def test_image_size_check_agrees_with_a_real_forward(name, smallest):
+    """The meta-device check refuses exactly the sizes a real CPU forward fails on, and
+    the smallest size it names is the first one a real forward takes."""
+    model = build_model(name, 2).eval()
+    for size in (smallest - 1, smallest):
+        with torch.no_grad():
+            try:
+                model(torch.zeros(1, 3, size, size))
+                real_error = None
+            except RuntimeError as error:
+                real_error = str(error).splitlines()[0]
+        if real_error is None:
+            check_image_size(name, size)
+        else:
+            with pytest.raises(ScenelabError) as refused:
+                check_image_size(name, size)
+            assert str(refused.value) == (
+                f"--model {name} --image-size {size}: the model cannot take {size}x{size} "
+                f"images; the smallest size it takes is {smallest} ({real_error})"
+            )
+    assert real_error is None  # the size it names works

@@ -13,7 +13,12 @@ from torch.utils.data import Dataset
 
 from scenelab.data import build_dataset, build_transform, default_image_size
 from scenelab.errors import ScenelabError
-from scenelab.train.checkpoint import CHECKPOINT_DIR, load_model, resolve_checkpoint
+from scenelab.train.checkpoint import (
+    CHECKPOINT_DIR,
+    checkpoint_classes,
+    load_model,
+    resolve_checkpoint,
+)
 
 
 @dataclass
@@ -33,7 +38,7 @@ def load_run(path: str | Path, device: torch.device) -> Run:
     file = resolve_checkpoint(path)
     model, checkpoint = load_model(file, device)
     config = checkpoint.get("config", {})
-    classes = list(checkpoint.get("classes") or [str(i) for i in range(config["num_classes"])])
+    classes = checkpoint_classes(checkpoint)
     folder = path if path.is_dir() else path.parent
     if not path.is_dir() and folder.name == CHECKPOINT_DIR:
         folder = folder.parent

@@ -60,6 +60,53 @@ def build_model(
     return convert_convs(model, to=conv) if conv == "custom" else model
 
 
+LARGEST_IMAGE_SIZE = 1024  # how far check_image_size looks for a size that works
+
+
+def check_image_size(name: str, image_size: int, source: str | None = None) -> None:
+    """Refuse an image size that model ``name`` cannot take (a network too deep for it),
+    naming the smallest size that works where one up to LARGEST_IMAGE_SIZE does.
+    ``source`` says where the pair came from (default: the flags --model, --image-size).
+
+    Forward passes on the meta device: shapes only, no memory, milliseconds."""
+    with torch.device("meta"):
+        model = build_model(name, 2).eval()
+    error = _forward_error(model, image_size)
+    if error is None:
+        return
+    works = _smallest_working_size(model, image_size + 1, LARGEST_IMAGE_SIZE)
+    hint = f"; the smallest size it takes is {works}" if works is not None else ""
+    source = source or f"--model {name} --image-size {image_size}"
+    raise ScenelabError(
+        f"{source}: the model cannot take {image_size}x{image_size} images{hint} ({error})"
+    )
+
+
+def _forward_error(model: nn.Module, image_size: int) -> str | None:
+    """Why one forward of a meta-device ``model`` at ``image_size`` fails (its first line),
+    or None."""
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, image_size, image_size, device="meta"))
+    except (RuntimeError, ValueError, AssertionError) as error:
+        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return None
+
+
+def _smallest_working_size(model: nn.Module, low: int, high: int) -> int | None:
+    """Binary search in [low, high] for the smallest size whose forward works (sizes that
+    work form an upper range for convolution and pooling stacks)."""
+    if low > high or _forward_error(model, high) is not None:
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if _forward_error(model, middle) is None:
+            high = middle
+        else:
+            low = middle + 1
+    return high
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
 
@@ -79,6 +126,7 @@ def model_table(names: list[str], num_classes: int, image_size: int) -> str:
     """Name, parameter count and multiply-adds per image, one model per line."""
     lines = [f"{'model':<22} {'parameters':>12} {'MACs @' + str(image_size) + 'px':>14}"]
     for name in names:
+        check_image_size(name, image_size)
         model = build_model(name, num_classes)
         macs = count_macs(model, image_size)
         lines.append(f"{name:<22} {count_parameters(model):>12,} {macs / 1e6:>12,.1f} M")

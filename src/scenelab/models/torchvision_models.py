@@ -16,14 +16,13 @@ from torch import nn
 
 from scenelab.errors import ScenelabError
 from scenelab.nn.normalize import Normalize
-from scenelab.train.checkpoint import describe_load_error
+from scenelab.train.checkpoint import describe_load_error, describe_state_mismatch
 
 # Builders whose auxiliary heads would change what forward() returns while training.
 _BUILDER_OPTIONS = {
     "googlenet": {"aux_logits": False, "init_weights": True},
     "inception_v3": {"aux_logits": False, "init_weights": True},
 }
-_DIFF_LINES = 8  # how many keys of each kind a mismatch message names
 
 
 def torchvision_model_names() -> list[str]:
@@ -64,27 +63,10 @@ def _load_backbone(net: nn.Module, path: Path) -> None:
     classifier = _classifier_prefix(net)
     expected = {k: v for k, v in net.state_dict().items() if not k.startswith(classifier)}
     given = {k: v for k, v in weights.items() if not k.startswith(classifier)}
-    missing = sorted(expected.keys() - given.keys())
-    unexpected = sorted(given.keys() - expected.keys())
-    wrong_shape = sorted(
-        f"{key}: file {tuple(given[key].shape)}, model {tuple(expected[key].shape)}"
-        for key in expected.keys() & given.keys()
-        if given[key].shape != expected[key].shape
-    )
-    if missing or unexpected or wrong_shape:
-        parts = [f"--pretrained {path} does not fit this model (classifier {classifier}* aside):"]
-        for title, keys in (
-            ("missing from the file", missing),
-            ("not in the model", unexpected),
-            ("shape differs", wrong_shape),
-        ):
-            if keys:
-                shown = "\n    ".join(keys[:_DIFF_LINES])
-                more = (
-                    f"\n    ... and {len(keys) - _DIFF_LINES} more"
-                    if len(keys) > _DIFF_LINES
-                    else ""
-                )
-                parts.append(f"  {len(keys)} {title}:\n    {shown}{more}")
-        raise ScenelabError("\n".join(parts))
+    mismatch = describe_state_mismatch(expected, given)
+    if mismatch:
+        raise ScenelabError(
+            f"--pretrained {path} does not fit this model (classifier {classifier}* aside): "
+            f"{mismatch}"
+        )
     net.load_state_dict(given, strict=False)

@@ -148,7 +148,9 @@ def _previous(path: Path) -> Path:
 
 def load_checkpoint(path_or_run_dir: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     """Read a checkpoint (``weights_only=True``); if the file is unreadable or missing,
-    fall back to the one it replaced (``.prev``) with a warning."""
+    fall back to the one it replaced (``.prev``) with a warning. There is no other
+    fallback: a broken best.pt is not replaced by last.pt (other weights), the error
+    says that last.pt is there."""
     path = resolve_checkpoint(path_or_run_dir)
     errors = []
     for candidate in (path, _previous(path)):
@@ -159,13 +161,24 @@ def load_checkpoint(path_or_run_dir: str | Path, map_location: Any = "cpu") -> d
         except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
             errors.append(f"{candidate}: {describe_load_error(error)}")
             continue
-        if not isinstance(state, dict) or "model" not in state:
-            errors.append(f"{candidate}: not a scenelab checkpoint (no 'model' entry)")
+        if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+            errors.append(f"{candidate}: not a scenelab checkpoint (no 'model' state dict)")
             continue
         if errors:
             print(f"scenelab: warning: {errors[0]}; using {candidate}", file=sys.stderr)
         return state
-    raise ScenelabError("unreadable checkpoint: " + "; ".join(errors))
+    raise ScenelabError("unreadable checkpoint: " + "; ".join(errors) + _other_checkpoint(path))
+
+
+def _other_checkpoint(path: Path) -> str:
+    """For a broken best.pt beside a last.pt: where the run's other weights are."""
+    last = path.with_name("last.pt")
+    if path.name != "best.pt" or not (last.is_file() or _previous(last).is_file()):
+        return ""
+    return (
+        f". {last} is there too, with the weights of the run's last epoch rather than its "
+        "best; give that file instead of the run folder to use it"
+    )
 
 
 def describe_load_error(error: Exception) -> str:
@@ -184,18 +197,119 @@ def describe_load_error(error: Exception) -> str:
     )[0]
 
 
+_DIFF_KEYS = 8  # how many keys of each kind a mismatch names
+
+
+def describe_state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, Any]) -> str:
+    """What keeps the state dict ``given`` from fitting a model whose own is ``expected``,
+    on one line (keys missing, keys extra, shapes that differ; a few of each); "" if it fits."""
+    missing = sorted(expected.keys() - given.keys())
+    unexpected = sorted(given.keys() - expected.keys())
+    wrong_shape = sorted(
+        f"{key}: file {_shape(given[key])}, model {tuple(expected[key].shape)}"
+        for key in expected.keys() & given.keys()
+        if _shape(given[key]) != tuple(expected[key].shape)
+    )
+    parts = []
+    for title, keys in (
+        ("missing from the file", missing),
+        ("not in the model", unexpected),
+        ("shape differs", wrong_shape),
+    ):
+        if keys:
+            more = f", ... and {len(keys) - _DIFF_KEYS} more" if len(keys) > _DIFF_KEYS else ""
+            parts.append(f"{len(keys)} {title}: {', '.join(keys[:_DIFF_KEYS])}{more}")
+    return "; ".join(parts)
+
+
+def _shape(value: Any) -> tuple[int, ...] | str:
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
+def load_weights(model: nn.Module, weights: dict[str, Any], source: str) -> None:
+    """``model.load_state_dict(weights)``, or a ScenelabError saying, after ``source``,
+    which keys and shapes do not fit."""
+    mismatch = describe_state_mismatch(model.state_dict(), weights)
+    if mismatch:
+        raise ScenelabError(f"{source}: {mismatch}")
+    model.load_state_dict(weights)
+
+
+def checkpoint_classes(state: dict[str, Any]) -> list[str]:
+    """The class names a checkpoint stores, or "0", "1", ... for one that has none."""
+    classes = state.get("classes")
+    if classes is None:
+        return [str(index) for index in range(state["config"]["num_classes"])]
+    return list(classes)
+
+
+def check_classes(state: dict[str, Any], classes: list[str], checkpoint: Path) -> None:
+    """Refuse a dataset whose classes are not the ones the checkpoint was trained on."""
+    trained_on = checkpoint_classes(state)
+    if trained_on != list(classes):
+        raise ScenelabError(f"{checkpoint}: {describe_class_mismatch(trained_on, classes)}")
+
+
+def describe_class_mismatch(
+    trained_on: list[str], dataset: list[str], holder: str = "the checkpoint"
+) -> str:
+    """How the classes ``holder`` was trained on differ from the dataset's: the counts and
+    the names new or gone, or the first name that differs."""
+    if len(trained_on) != len(dataset):
+        added = [name for name in dataset if name not in trained_on]
+        removed = [name for name in trained_on if name not in dataset]
+        names = [
+            f"{title} {', '.join(map(repr, found[:_DIFF_KEYS]))}"
+            f"{', ...' if len(found) > _DIFF_KEYS else ''}"
+            for title, found in (("new in the dataset:", added), ("gone from it:", removed))
+            if found
+        ]
+        return (
+            f"{holder} was trained on {len(trained_on)} classes "
+            f"but the dataset has {len(dataset)}" + (f" ({'; '.join(names)})" if names else "")
+        )
+    index = next(i for i, (a, b) in enumerate(zip(trained_on, dataset, strict=True)) if a != b)
+    return (
+        f"{holder}'s classes differ from the dataset's: class {index} is "
+        f"{trained_on[index]!r} in {holder} and {dataset[index]!r} in the dataset"
+    )
+
+
+def _check_class_list(path: Path, classes: Any, outputs: int) -> None:
+    """A checkpoint's class list must hold one name (a string) per output of its model."""
+    if not isinstance(classes, list) or not all(isinstance(name, str) for name in classes):
+        raise ScenelabError(f"{path}: its class list is not a list of names: {classes!r:.80}")
+    if len(classes) != outputs:
+        raise ScenelabError(
+            f"{path}: its class list holds {len(classes)} name{'s' * (len(classes) != 1)} "
+            f"but its model has {outputs} outputs; it needs one class name per output"
+        )
+
+
 def load_model(
     path_or_run_dir: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
     """The model a checkpoint describes, with its weights, on ``device``, in eval mode,
-    and the checkpoint dict itself."""
-    from scenelab.models import build_model
+    and the checkpoint dict itself. A checkpoint whose weights, class list or image size
+    do not fit the model its config names is refused, naming the file and the misfit."""
+    from scenelab.models import build_model, check_image_size
 
-    state = load_checkpoint(path_or_run_dir, map_location="cpu")
+    path = resolve_checkpoint(path_or_run_dir)
+    state = load_checkpoint(path, map_location="cpu")
     config = state.get("config", {})
     missing = [key for key in ("model", "num_classes", "conv") if key not in config]
     if missing:
-        raise ScenelabError(f"{path_or_run_dir}: checkpoint config lacks {', '.join(missing)}")
+        raise ScenelabError(f"{path}: checkpoint config lacks {', '.join(missing)}")
     model = build_model(config["model"], config["num_classes"], conv=config["conv"])
-    model.load_state_dict(state["model"])
+    load_weights(
+        model,
+        state["model"],
+        f"{path}: its weights do not fit its config's model ({config['model']}, "
+        f"{config['num_classes']} classes)",
+    )
+    if state.get("classes") is not None:
+        _check_class_list(path, state["classes"], config["num_classes"])
+    if config.get("image_size") is not None:
+        size = int(config["image_size"])
+        check_image_size(config["model"], size, f"{path}: its config's {config['model']}")
     return model.to(device).eval(), state

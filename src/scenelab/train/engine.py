@@ -30,9 +30,16 @@ from scenelab.config import RunConfig, resolve, validate
 from scenelab.data import build_dataset, build_loader, build_transform, default_image_size
 from scenelab.errors import ScenelabError
 from scenelab.memory import peak_rss_mib, reuse_freed_memory
-from scenelab.models import build_model
+from scenelab.models import build_model, check_image_size
 from scenelab.safetext import terminal
-from scenelab.train.checkpoint import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
+from scenelab.train.checkpoint import (
+    CHECKPOINT_DIR,
+    checkpoint_classes,
+    describe_class_mismatch,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from scenelab.train.distributed import (
     World,
     any_across,
@@ -245,6 +252,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
         config = resolve(
             config, image_size=default_image_size(config.data), default_amp=default_amp(device)
         )
+        check_image_size(config.model, config.image_size)  # before anything is written
         run_dir = Path(config.out)
         with reuse_freed_memory(), own_run_folder(run_dir, world, resume):
             return Trainer(config, world, device, resume and has_checkpoint(run_dir)).run()
@@ -279,6 +287,7 @@ class Trainer:
                 f"the {world.world_size} processes"
             )
         self._build_data(config)
+        resumed = self._resumed_state() if resume else None
         self.config = config = config.replace(num_classes=len(self.classes))
         self.dtype = getattr(torch, config.dtype)
         self._build_model(config, resume)
@@ -294,8 +303,8 @@ class Trainer:
         self.metrics: list[dict[str, Any]] = []
         self.best_top1 = -math.inf
         self.pending_rng: dict[str, Any] | None = None
-        if resume:
-            self._restore(load_checkpoint(self.last_path))
+        if resumed is not None:
+            self._restore(resumed)
             if self.adversary and self.metrics:  # a run stopped on a collapse stays stopped
                 self.collapse = collapse_reason(self.metrics, config.num_classes)
         if world.is_main:
@@ -427,13 +436,30 @@ class Trainer:
         for name in names:
             save_checkpoint(self.run_dir / CHECKPOINT_DIR / name, state)
 
+    def _resumed_state(self) -> dict[str, Any]:
+        """last.pt, refused when the dataset's classes are no longer the run's."""
+        state = load_checkpoint(self.last_path)
+        trained_on = checkpoint_classes(state)
+        if trained_on != self.classes:
+            raise ScenelabError(
+                f"--resume {self.run_dir}: the dataset changed: "
+                f"{describe_class_mismatch(trained_on, self.classes, 'the run')}; train a new "
+                "run (another --out) on the new classes"
+            )
+        return state
+
     def _restore(self, state: dict[str, Any]) -> None:
         if state["position"] and state["world_size"] != self.world.world_size:
             raise ScenelabError(
                 f"{self.last_path} stopped mid-epoch with {state['world_size']} processes; "
                 f"resume it with the same number (not {self.world.world_size})"
             )
-        self.model.load_state_dict(state["model"])
+        load_weights(
+            self.model,
+            state["model"],
+            f"{self.last_path}: its weights do not fit the run's model ({self.config.model}, "
+            f"{self.config.num_classes} classes)",
+        )
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["grad_scaler"])
         self.epoch, self.step, self.position = state["epoch"], state["step"], state["position"]
