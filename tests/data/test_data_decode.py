@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import os
+import struct
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from data_builders import write_image
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 from scenelab.data.decode import UndecodableImage, decode_rgb, decode_rgb_pil
 
@@ -62,3 +69,187 @@ def test_non_images_raise_naming_the_file(tmp_path, content):
 def test_missing_file_raises(tmp_path):
     with pytest.raises(UndecodableImage, match=r"missing\.jpg: cannot read"):
         decode_rgb(tmp_path / "missing.jpg")
+
+
+def webp_lossless(width: int, height: int) -> bytes:
+    """A 38-byte lossless WebP of one colour, written by hand: the VP8L header states the
+    size, then five single-symbol Huffman codes under which every pixel takes 0 bits."""
+    payload = b"\x2f" + struct.pack("<I", (width - 1) | (height - 1) << 14) + b"\x88\x88\x08"
+    payload += bytes(18 - len(payload))
+    chunk = b"VP8L" + struct.pack("<I", len(payload)) + payload
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
+def jpeg_sized_after_app_segments(width: int, height: int, padding: int = 70_000) -> bytes:
+    """A 16x16 JPEG whose frame header claims `width` x `height`, after `padding` bytes of
+    APP1 segments (where a reader of the first 64 KiB sees no size)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (9, 99, 199)).save(buffer, format="JPEG")
+    data = buffer.getvalue()
+    frame = data.index(b"\xff\xc0")
+    data = data[: frame + 5] + struct.pack(">HH", height, width) + data[frame + 9 :]
+    segment = b"\xff\xe1" + struct.pack(">H", 65535) + bytes(65533)
+    return data[:2] + segment * -(-padding // len(segment)) + data[2:]
+
+
+def tiff_bytes(width: int, height: int, pixels: bytes, bits: int, channels: int) -> bytes:
+    """An uncompressed little-endian TIFF in one strip (PIL cannot write 16-bit RGB)."""
+    count = 10
+    bits_at = 8 + 2 + count * 12 + 4
+    data_at = bits_at + 2 * channels
+
+    def entry(tag: int, kind: int, number: int, value: int) -> bytes:
+        return struct.pack("<HHII", tag, kind, number, value)
+
+    bits_value = bits_at if channels > 2 else bits
+    entries = [
+        entry(256, 4, 1, width),
+        entry(257, 4, 1, height),
+        entry(258, 3, channels, bits_value),
+        entry(259, 3, 1, 1),  # no compression
+        entry(262, 3, 1, 2 if channels == 3 else 1),  # RGB or black-is-zero
+        entry(273, 4, 1, data_at),
+        entry(277, 3, 1, channels),
+        entry(278, 4, 1, height),
+        entry(279, 4, 1, len(pixels)),
+        entry(284, 3, 1, 1),
+    ]
+    return (
+        b"II*\x00"
+        + struct.pack("<IH", 8, count)
+        + b"".join(entries)
+        + bytes(4)
+        + struct.pack(f"<{channels}H", *[bits] * channels)
+        + pixels
+    )
+
+
+def gif_with_a_large_frame(side: int) -> bytes:
+    """A GIF whose screen is 1x1 and whose one frame is side x side (giflib would allocate
+    the frame; a reader of the screen size sees 1 pixel)."""
+    screen = struct.pack("<HHBBB", 1, 1, 0, 0, 0)
+    frame = b"," + struct.pack("<HHHHB", 0, 0, side, side, 0) + b"\x02\x02\x4c\x01\x00"
+    return b"GIF89a" + screen + frame + b";"
+
+
+BOMBS = {
+    "lossless WebP (38 bytes)": ("bomb.webp", lambda: webp_lossless(10000, 10000)),
+    "JPEG sized after 70 KB of APP segments": (
+        "bomb.jpg",
+        lambda: jpeg_sized_after_app_segments(10000, 10000),
+    ),
+    "TIFF": ("bomb.tif", lambda: tiff_bytes(10000, 10000, bytes(64), 8, 3)),
+    "GIF (a 1x1 screen, a 10000x10000 frame)": ("bomb.gif", lambda: gif_with_a_large_frame(10000)),
+    "BMP": (
+        "bomb.bmp",
+        lambda: (
+            b"BM"
+            + struct.pack(
+                "<IHHIIiiHHIIiiII", 70, 0, 0, 54, 40, 10000, 10000, 1, 24, 0, 0, 0, 0, 0, 0
+            )
+            + bytes(24)
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BOMBS)
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_the_real_size_of_every_format_is_checked_before_decoding(tmp_path, name):
+    file_name, build = BOMBS[name]
+    data = build()
+    with Image.open(io.BytesIO(data)) as image:  # PIL, lazily, as the reference
+        assert image.size == (10000, 10000)
+    path = tmp_path / file_name
+    path.write_bytes(data)
+    with pytest.raises(UndecodableImage, match=rf"{file_name}: 10000x10000 pixels, over the limit"):
+        decode_rgb(path)
+    with pytest.raises(UndecodableImage, match=r"over the limit"):
+        decode_rgb_pil(path)
+
+
+def test_a_format_pil_does_not_recognise_is_refused(tmp_path):
+    path = tmp_path / "image.jpg"
+    path.write_bytes(b"\x00\x00\x00\x1cftypavif" + bytes(64))  # AVIF: torchvision could try
+    with pytest.raises(UndecodableImage, match=r"image\.jpg: not an image"):
+        decode_rgb(path)
+
+
+def test_16_bit_and_float_tiffs_are_scaled_to_8_bits(tmp_path):
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 65536, (5, 7), dtype=np.uint16)
+    rgb = rng.integers(0, 65536, (5, 7, 3), dtype=np.uint16)
+    floats = rng.random((5, 7), dtype=np.float32)
+    floats[0, :3] = (0.0, 1.0, 0.5 / 255)  # the ends, and a value that rounds
+    Image.fromarray(grey).save(tmp_path / "grey16.tif")
+    Image.fromarray(floats).save(tmp_path / "float.tif")
+    (tmp_path / "rgb16.tif").write_bytes(tiff_bytes(7, 5, rgb.astype("<u2").tobytes(), 16, 3))
+    expected = {
+        "grey16.tif": np.repeat((grey >> 8).astype(np.uint8)[:, :, None], 3, axis=2),
+        "rgb16.tif": (rgb >> 8).astype(np.uint8),
+        "float.tif": np.repeat(np.rint(floats * 255).astype(np.uint8)[:, :, None], 3, axis=2),
+    }
+    for name, pixels in expected.items():
+        decoded = decode_rgb(tmp_path / name).permute(1, 2, 0).numpy()
+        np.testing.assert_array_equal(decoded, pixels, err_msg=name)
+
+
+@pytest.mark.parametrize("values", [(-0.5, 0.5), (0.0, 255.0), (0.0, float("nan"))])
+def test_floats_outside_0_1_are_refused_naming_the_file(tmp_path, values):
+    Image.fromarray(np.array([values], dtype=np.float32)).save(tmp_path / "float.tif")
+    with pytest.raises(UndecodableImage, match=r"float\.tif: float samples must lie in \[0, 1\]"):
+        decode_rgb(tmp_path / "float.tif")
+
+
+def test_32_bit_integer_samples_are_refused(tmp_path):
+    Image.fromarray(np.array([[0, 70000]], dtype=np.int32)).save(tmp_path / "deep.tif")
+    with pytest.raises(UndecodableImage, match=r"deep\.tif: I samples"):
+        decode_rgb(tmp_path / "deep.tif")
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png", "photo.webp", "photo.tif"])
+@pytest.mark.parametrize("orientation", [3, 6, 2, 5, 7, 8])
+def test_exif_orientation_is_applied_as_pil_does(tmp_path, name, orientation):
+    path = write_image(tmp_path / "plain.png", seed=3, size=(24, 16))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    with Image.open(path) as image:
+        image.save(tmp_path / name, exif=exif, **({"lossless": True} if "webp" in name else {}))
+    with Image.open(tmp_path / name) as image:
+        reference = np.array(ImageOps.exif_transpose(image).convert("RGB"))
+    decoded = decode_rgb(tmp_path / name).permute(1, 2, 0).numpy()
+    assert decoded.shape == reference.shape == ((24, 16, 3) if orientation >= 5 else (16, 24, 3))
+    tolerance = 3 if name.endswith(".jpg") else 0  # two JPEG decoders may differ by a level
+    assert np.abs(decoded.astype(int) - reference.astype(int)).max() <= tolerance
+
+
+def writer_that_unblocks(fifo: Path) -> threading.Thread:
+    """A thread that, for 3 s, opens `fifo` for writing whenever a reader waits on it, so
+    that a reader that did open it (the bug) gets end-of-file instead of blocking forever."""
+
+    def unblock() -> None:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # ENXIO: no reader yet
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=unblock, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_fifos_and_devices_are_refused_without_being_read(tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    writer_that_unblocks(fifo)
+    started = time.monotonic()
+    with pytest.raises(UndecodableImage, match=r"pipe\.jpg: not a regular file \(a FIFO\)"):
+        decode_rgb(fifo)
+    assert time.monotonic() - started < 1  # not opened: nothing to wait for
+    with pytest.raises(UndecodableImage, match=r"zero\.png: not a regular file \(a char"):
+        decode_rgb(tmp_path / "zero.png")
+    with pytest.raises(UndecodableImage, match=r"pipe\.jpg: not a regular file \(a FIFO\)"):
+        decode_rgb_pil(fifo)
