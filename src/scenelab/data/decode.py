@@ -164,11 +164,11 @@ def _open_checked(data: bytes | bytearray, path: str | Path) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below
             image = Image.open(io.BytesIO(data), formats=PIL_FORMATS)
     except Image.DecompressionBombError as error:
-        raise UndecodableImage(f"{path}: over the limit of {MAX_PIXELS:,} pixels ({error})") from None
-    except Image.UnidentifiedImageError:
         raise UndecodableImage(
-            f"{path}: not an image (none of {', '.join(PIL_FORMATS)})"
+            f"{path}: over the limit of {MAX_PIXELS:,} pixels: {error}"
         ) from None
+    except Image.UnidentifiedImageError:
+        raise UndecodableImage(f"{path}: not an image (none of {', '.join(PIL_FORMATS)})") from None
     except (OSError, ValueError, SyntaxError, struct.error) as error:
         raise UndecodableImage(f"{path}: {error}") from None
     try:
@@ -202,14 +202,14 @@ def _rgb_pixels(image: Image.Image, path: str | Path) -> np.ndarray:
 
 
 def _decode_with_pil(data: bytes | bytearray, path: str | Path) -> torch.Tensor:
-    try:
-        with _open_checked(data, path) as image:
+    with _open_checked(data, path) as image:
+        try:
             ImageOps.exif_transpose(image, in_place=True)
             array = _rgb_pixels(image, path)
-    except (OSError, ValueError, SyntaxError, struct.error) as error:
-        if isinstance(error, UndecodableImage):
+        except UndecodableImage:
             raise
-        raise UndecodableImage(f"{path}: {error}") from None
+        except (OSError, ValueError, SyntaxError, struct.error) as error:  # truncated, ...
+            raise UndecodableImage(f"{path}: {error}") from None
     return torch.from_numpy(array).permute(2, 0, 1)
 
 
