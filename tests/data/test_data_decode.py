@@ -14,7 +14,7 @@ import torch
 from data_builders import write_image
 from PIL import ExifTags, Image, ImageOps
 
-from scenelab.data.decode import UndecodableImage, decode_rgb, decode_rgb_pil
+from scenelab.data.decode import MAX_FILE_BYTES, UndecodableImage, decode_rgb, decode_rgb_pil
 
 
 def pil_reference(path) -> torch.Tensor:
@@ -187,3 +187,11 @@ def test_fifos_and_devices_are_refused_without_being_read(tmp_path):
         decode_rgb(tmp_path / "zero.png")
     with pytest.raises(UndecodableImage, match=r"pipe\.jpg: not a regular file \(a FIFO\)"):
         decode_rgb_pil(fifo)
+
+
+def test_a_file_larger_than_any_image_is_refused_unread(tmp_path):
+    path = tmp_path / "huge.png"
+    with open(path, "wb") as file:
+        file.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing written
+    with pytest.raises(UndecodableImage, match=r"huge\.png: 1,073,741,825 bytes, more than"):
+        decode_rgb(path)

@@ -49,6 +49,7 @@ IMAGE_EXTENSIONS = (
 PIL_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "PPM", "TIFF")
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # PIL's own bomb limit: 89,478,485 pixels (~0.25 GiB RGB)
+MAX_FILE_BYTES = 1 << 30  # more than MAX_PIXELS of uncompressed 16-bit RGBA (0.67 GiB) needs
 JPEG_MAGIC, PNG_MAGIC = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"  # how torchvision.io tells them
 JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0..SOF15
 JPEG_SCAN, JPEG_UNSIZED_MARKERS = 0xDA, frozenset([0x01, *range(0xD0, 0xDA)])  # SOS; no length
@@ -98,6 +99,11 @@ def read_image_file(path: str | Path) -> bytearray:
         problem = kind_problem(status.st_mode)  # replaced between the check and the open
         if problem is not None:
             raise UndecodableImage(f"{path}: {problem}")
+        if status.st_size > MAX_FILE_BYTES:
+            raise UndecodableImage(
+                f"{path}: {status.st_size:,} bytes, more than an image of {MAX_PIXELS:,} "
+                f"pixels needs ({MAX_FILE_BYTES:,})"
+            )
         data = bytearray(status.st_size)
         del data[file.readinto(data) :]
     if not data:
