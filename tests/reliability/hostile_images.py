@@ -3,7 +3,7 @@ they are.
 
 Each case is a reliability_corpus.Case run through the real command line by
 test_bad_inputs.py; docs/reliability.md's corpus table lists them. The image builders
-are also used by test_image_bombs.py.
+are also used by test_hostile_images.py.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,6 +67,21 @@ def bmp_header(width: int, height: int) -> bytes:
     """A 24-bit BMP header for width x height, and almost no pixels."""
     fields = (70, 0, 0, 54, 40, width, height, 1, 24, 0, 0, 0, 0, 0, 0)
     return b"BM" + struct.pack("<IHHIIiiHHIIiiII", *fields) + bytes(16)
+
+
+def png_failing_its_zlib_check() -> bytes:
+    """A PNG whose IDAT chunk has a valid CRC but whose zlib stream fails its Adler-32
+    check: torchvision.io's PNG decoder dies of SIGSEGV on it (torchvision 0.29)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(
+        buffer, format="PNG"
+    )
+    data = bytearray(buffer.getvalue())
+    start = data.index(b"IDAT") - 4
+    end = start + 8 + struct.unpack_from(">I", data, start)[0]
+    data[end - 1] ^= 0xFF  # the last byte of the Adler-32
+    data[end : end + 4] = struct.pack(">I", zlib.crc32(bytes(data[start + 4 : end])))
+    return bytes(data)
 
 
 def float_tiff(values: tuple[float, ...]) -> bytes:
@@ -158,6 +174,14 @@ CASES: list[Case] = [
         1,
         DOES_NOT_DECODE + r"float samples must lie in \[0, 1\] to be scaled to 8 bits",
         replace_first_image(float_tiff((0.0, 255.0))),
+    ),
+    Case(
+        "PNG whose zlib stream fails its check (torchvision.io: SIGSEGV)",
+        VERIFY,
+        LISTS,
+        1,
+        DOES_NOT_DECODE + r"broken data stream",
+        replace_first_image(png_failing_its_zlib_check()),
     ),
     Case("a FIFO named .jpg", VERIFY, LISTS, 1, NOT_REGULAR + r" \(a FIFO\)", FIFO),
     Case("a FIFO named .jpg", TRAIN, REFUSES, 2, NOT_REGULAR + r" \(a FIFO\)", FIFO),

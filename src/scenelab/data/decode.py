@@ -6,15 +6,18 @@ bytes that get decoded. An image of more than MAX_PIXELS pixels is refused befor
 decoded, whatever its format: a few bytes of WebP, PNG or JPEG can otherwise ask for
 gigabytes (a decompression bomb).
 
-JPEG and PNG are decoded by torchvision.io, their size read as libjpeg and libpng read it
-(the first frame header before the scan; IHDR). Every other format, and a JPEG or PNG
-torchvision.io cannot decode, goes through PIL, restricted to the formats of
-IMAGE_EXTENSIONS, whose lazy `Image.open` gives the size before decoding; a file PIL does
-not recognise as one of them is refused as not an image. Grey, palette, CMYK and alpha
-images come out as RGB (alpha dropped, as PIL's ``convert("RGB")`` does); 16-bit samples
-become 8-bit ones by dropping the low byte (v >> 8), float samples in [0, 1] become
-round(v * 255) (others are refused); an animated GIF or WebP gives its first frame; EXIF
-orientation is applied, as PIL's ``ImageOps.exif_transpose`` does.
+JPEG is decoded by torchvision.io, its size read as libjpeg reads it (the first frame
+header before the scan). Every other format, and a JPEG torchvision.io cannot decode, goes
+through PIL, restricted to the formats of IMAGE_EXTENSIONS, whose lazy `Image.open` gives
+the size before decoding; a file PIL does not recognise as one of them is refused as not
+an image. PNG goes through PIL too: torchvision.io's PNG decoder crashes the process
+(SIGSEGV) on some corrupt files, such as one whose IDAT fails its zlib check.
+
+Grey, palette, CMYK and alpha images come out as RGB (alpha dropped, as PIL's
+``convert("RGB")`` does); 16-bit samples become 8-bit ones by dropping the low byte
+(v >> 8), float samples in [0, 1] become round(v * 255) (others are refused); an animated
+GIF or WebP gives its first frame; EXIF orientation is applied, as PIL's
+``ImageOps.exif_transpose`` does.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 from torchvision.io import ImageReadMode, decode_image
-from torchvision.transforms.v2.functional import to_dtype
 
 # What the layouts pick up as images (torchvision's ImageFolder list, plus GIF).
 IMAGE_EXTENSIONS = (
@@ -50,7 +52,7 @@ PIL_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "PPM", "TIFF")
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # PIL's own bomb limit: 89,478,485 pixels (~0.25 GiB RGB)
 MAX_FILE_BYTES = 1 << 30  # more than MAX_PIXELS of uncompressed 16-bit RGBA (0.67 GiB) needs
-JPEG_MAGIC, PNG_MAGIC = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"  # how torchvision.io tells them
+JPEG_MAGIC, PNG_MAGIC = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"  # as torchvision.io tells them
 JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0..SOF15
 JPEG_SCAN, JPEG_UNSIZED_MARKERS = 0xDA, frozenset([0x01, *range(0xD0, 0xDA)])  # SOS; no length
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
@@ -137,8 +139,8 @@ def jpeg_dimensions(data: bytes | bytearray) -> tuple[int, int] | None:
 
 
 def png_dimensions(data: bytes | bytearray) -> tuple[int, int] | None:
-    """(width, height) from IHDR, which libpng requires to be the first chunk."""
-    if len(data) < 24 or data[12:16] != b"IHDR":
+    """(width, height) from IHDR when it is the first chunk (as libpng requires)."""
+    if data[:8] != PNG_MAGIC or len(data) < 24 or data[12:16] != b"IHDR":
         return None
     return struct.unpack_from(">II", data, 16)
 
@@ -151,12 +153,6 @@ def refuse_too_large(size: tuple[int, int], path: str | Path) -> None:
         )
 
 
-def _as_rgb_uint8(image: torch.Tensor) -> torch.Tensor:
-    if image.dtype != torch.uint8:  # 16-bit PNG: to_dtype keeps the high byte
-        image = to_dtype(image, torch.uint8, scale=True)
-    return image
-
-
 def interleaved(image: torch.Tensor) -> torch.Tensor:
     """A (3, H, W) image as (H, W, 3). torchvision.io decodes to interleaved pixels and
     hands out a (3, H, W) view of them, so for such an image this copies nothing."""
@@ -164,7 +160,13 @@ def interleaved(image: torch.Tensor) -> torch.Tensor:
 
 
 def _open_checked(data: bytes | bytearray, path: str | Path) -> Image.Image:
-    """PIL's lazy open (nothing decoded yet) of an image of PIL_FORMATS within MAX_PIXELS."""
+    """PIL's lazy open (nothing decoded yet) of an image of PIL_FORMATS within MAX_PIXELS.
+
+    A PNG's IHDR is checked first, so that a PNG bomb too large for PIL's own open (twice
+    MAX_PIXELS) is still refused with its size."""
+    size = png_dimensions(data)
+    if size is not None:
+        refuse_too_large(size, path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below
@@ -224,18 +226,10 @@ def decode_rgb_pil(path: str | Path) -> torch.Tensor:
     return _decode_with_pil(read_image_file(path), path).contiguous()
 
 
-def _torchvision_dimensions(data: bytearray) -> tuple[int, int] | None:
-    if data[:3] == JPEG_MAGIC:
-        return jpeg_dimensions(data)
-    if data[:8] == PNG_MAGIC:
-        return png_dimensions(data)
-    return None
-
-
 def decode_rgb(path: str | Path) -> torch.Tensor:
     """Decode an image file into a uint8 RGB tensor (3, H, W); raise UndecodableImage."""
     data = read_image_file(path)
-    size = _torchvision_dimensions(data)
+    size = jpeg_dimensions(data) if data[:3] == JPEG_MAGIC else None
     if size is None:
         return _decode_with_pil(data, path)
     refuse_too_large(size, path)
@@ -244,8 +238,7 @@ def decode_rgb(path: str | Path) -> torch.Tensor:
             # torchvision 0.29 deprecates its decoders for TorchCodec's; they still work.
             warnings.simplefilter("ignore", DeprecationWarning)
             pixels = torch.frombuffer(data, dtype=torch.uint8)
-            image = decode_image(pixels, mode=ImageReadMode.RGB, apply_exif_orientation=True)
-        return _as_rgb_uint8(image)
+            return decode_image(pixels, mode=ImageReadMode.RGB, apply_exif_orientation=True)
     except RuntimeError as torchvision_error:
         try:
             return _decode_with_pil(data, path)
