@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -9,6 +10,7 @@ from data_builders import write_image
 from torchvision.datasets import ImageFolder
 
 from scenelab.data import build_dataset
+from scenelab.data.layout import read_samples
 from scenelab.errors import ScenelabError
 
 
@@ -62,3 +64,34 @@ def test_empty_class_folder_and_missing_split_are_errors(tmp_path):
         build_dataset(str(tmp_path), "train")
     with pytest.raises(ScenelabError, match="val: missing"):
         build_dataset(str(tmp_path), "val")
+
+
+def test_link_loops_and_linked_folders_give_each_image_once(tmp_path):
+    """Links are followed (as ImageFolder does), but a loop must not repeat images: the
+    reference is the set of real image files the links lead to."""
+    outside = tmp_path / "elsewhere"
+    write_image(outside / "far.png", seed=9)
+    write_image(tmp_path / "data" / "train" / "cat" / "1.png", seed=0)
+    write_image(tmp_path / "data" / "train" / "cat" / "deep" / "2.png", seed=1)
+    write_image(tmp_path / "data" / "train" / "dog" / "1.png", seed=2)
+    (tmp_path / "data" / "train" / "cat" / "deep" / "loop").symlink_to("..")
+    (tmp_path / "data" / "train" / "cat" / "again").symlink_to("deep")
+    (tmp_path / "data" / "train" / "cat" / "far").symlink_to(outside)
+    dataset = build_dataset(str(tmp_path / "data"), "train")
+    real = [os.path.realpath(path) for path in dataset.paths]
+    assert sorted(real) == sorted(
+        os.path.realpath(p) for p in [*tmp_path.glob("data/train/*/**/*.png"), outside / "far.png"]
+    )
+    assert len(set(real)) == len(real) == 4
+    assert dataset.labels == [0, 0, 0, 1]
+
+
+def test_image_names_that_are_not_regular_files_are_problems(tmp_path):
+    write_image(tmp_path / "train" / "cat" / "1.png", seed=0)
+    os.mkfifo(tmp_path / "train" / "cat" / "pipe.jpg")
+    (tmp_path / "train" / "cat" / "zero.png").symlink_to("/dev/zero")
+    _, problems = read_samples(tmp_path, "train")
+    assert [str(p) for p in problems] == [
+        f"{tmp_path}/train/cat/pipe.jpg: not a regular file (a FIFO)",
+        f"{tmp_path}/train/cat/zero.png: not a regular file (a character device)",
+    ]

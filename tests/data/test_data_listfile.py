@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,9 +62,45 @@ def test_categories_give_names_in_label_order():
 
 def test_categories_with_a_gap_or_a_repeat_are_problems():
     _, gap = parse_categories("/a/abbey 0\n/c/coast 2\n", SOURCE)
-    assert gap and "missing [1]" in gap[-1].message
+    assert [(p.line, p.message) for p in gap] == [
+        (None, "labels must be 0..1; missing [1]"),
+        (2, "label 2 is beyond the 2 categories: labels are 0..K-1"),
+    ]
     _, repeat = parse_categories("/a/abbey 0\n/b/bar 0\n", SOURCE)
-    assert repeat[0].line == 2
+    assert [p.line for p in repeat] == [None, 2] and "given twice" in repeat[1].message
+
+
+def test_a_label_far_beyond_the_categories_is_a_problem_at_its_line():
+    names, problems = parse_categories("/a/abbey 0\n/b/beach 1000000000\n", SOURCE)
+    assert names == ["abbey"]
+    assert str(problems[-1]) == (
+        "train.txt:2: label 1000000000 is beyond the 2 categories: labels are 0..K-1"
+    )
+
+
+def test_two_categories_with_one_display_name_are_refused_naming_both():
+    _, problems = parse_categories("/a/abbey 0\n/b/beach 1\n/b/abbey 2\n", SOURCE)
+    assert [str(p) for p in problems] == [
+        "train.txt:3: '/b/abbey' has the class name 'abbey' of '/a/abbey' at line 1; "
+        "class names must differ"
+    ]
+
+
+@pytest.mark.parametrize("label", ["\u0661", "\uff11", "\U0001d7cf", "0_1", "+1"])
+def test_labels_are_ascii_digits_only(label):
+    assert int(label) == 1  # what int() would have read
+    entries, problems = parse_list(f"ok/0.jpg 0\nodd/1.jpg {label}\n", SOURCE)
+    assert [e.line for e in entries] == [1]
+    assert [str(p) for p in problems] == [
+        f"train.txt:2: label {label!r} is not a number of ASCII digits 0-9"
+    ]
+    _, problems = parse_categories(f"/a/abbey 0\n/b/beach {label}\n", SOURCE)
+    assert "train.txt:2: " in str(problems[-1])
+
+
+def test_a_label_of_thousands_of_digits_is_a_problem_not_an_exception():
+    _, problems = parse_list("big/1.jpg " + "9" * 5000 + "\n", SOURCE)
+    assert [p.line for p in problems] == [1] and "too large" in problems[0].message
 
 
 # A path as the official lists write them: relative segments without whitespace.

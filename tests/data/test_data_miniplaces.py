@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from scenelab.data import build_dataset, build_loader, build_transform, default_image_size
+from scenelab.data.layout import read_samples
 from scenelab.errors import ScenelabError
 
 
@@ -98,7 +99,7 @@ def edit_line(path: Path, number: int, new: str | None) -> None:
     ("file", "line", "new", "message"),
     [
         ("train.txt", 3, "train/a/abbey/00000003.jpg", "expected 'PATH LABEL'"),
-        ("train.txt", 2, "train/a/abbey/00000002.jpg -4", "negative"),
+        ("train.txt", 2, "train/a/abbey/00000002.jpg -4", "not a number of ASCII digits"),
         ("val.txt", 2, "val/00000002.jpg 3", "out of range for 3 classes"),
         ("train.txt", 4, "train/a/abbey/00000099.jpg 0", "image not found"),
         ("train.txt", 5, "train/a/abbey/00000001.jpg 1", "listed twice (first at line 1)"),
@@ -135,3 +136,38 @@ def test_unknown_split_and_folder_are_errors(tiny_miniplaces, tmp_path):
         build_dataset(str(tmp_path / "nowhere"), "train")
     with pytest.raises(ScenelabError, match="not a dataset"):
         build_dataset(str(tmp_path), "train")
+
+
+def test_without_categories_a_huge_label_is_a_problem_at_its_line(tiny_miniplaces):
+    """Classes are 0..max label: a label of 1000000000 must not make a billion of them."""
+    (tiny_miniplaces / "categories.txt").unlink()
+    train = tiny_miniplaces / "train.txt"
+    lines = train.read_text().splitlines()
+    lines[2] = lines[2].rsplit(" ", 1)[0] + " 1000000000"
+    train.write_text("\n".join(lines) + "\n")
+    samples, problems = read_samples(tiny_miniplaces, "train")
+    assert len(samples.classes) == 3
+    assert (
+        f"{train}:3: label 1000000000 is out of range: without categories.txt, labels must "
+        "be below the 12 images of train.txt" in [str(p) for p in problems]
+    )
+    _, val_problems = read_samples(tiny_miniplaces, "val")
+    assert any(p.file == train and p.line == 3 for p in val_problems)
+
+
+def test_listed_images_that_are_not_regular_files_are_problems(tiny_miniplaces):
+    images = tiny_miniplaces / "images"
+    train = (tiny_miniplaces / "train.txt").read_text().splitlines()
+    fifo, zero = (images / train[i].split()[0] for i in (0, 1))
+    fifo.unlink()
+    os.mkfifo(fifo)
+    zero.unlink()
+    zero.symlink_to("/dev/zero")
+    _, problems = read_samples(tiny_miniplaces, "train")
+    source = tiny_miniplaces / "train.txt"
+    assert [str(p) for p in problems] == [
+        f"{source}:1: {fifo}: not a regular file (a FIFO)",
+        f"{source}:2: {zero}: not a regular file (a character device)",
+    ]
+    with pytest.raises(ScenelabError, match=r"not a regular file \(a FIFO\)"):
+        build_dataset(str(tiny_miniplaces), "train")

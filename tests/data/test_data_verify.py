@@ -57,7 +57,7 @@ def test_every_planted_problem_is_found(real_copy, capsys):
     out = capsys.readouterr().out
     expected = [
         f"{train}:2: expected 'PATH LABEL'",
-        f"{train}:3: label -1 is negative",
+        f"{train}:3: label '-1' is not a number of ASCII digits 0-9",
         f"{train}:4: label 3 is out of range for 3 classes",
         f"{train}:25: {train_lines[4].split()[0]} is listed twice (first at line 5)",
         f"{train}:6: image not found: {image_of[6]}",

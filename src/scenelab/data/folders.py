@@ -4,7 +4,10 @@
 
 Classes are the sub-folders of `train/` in sorted order (index = label), so a class gets
 the same label in every split; every split must have exactly the same class folders.
-Files are found recursively and kept when their extension is an image one.
+Files are found recursively and kept when their extension is an image one. Linked folders
+are followed, but every real folder is entered once (by device and inode): a link loop, or
+two links to one folder, would otherwise list its images again and again. An image name
+that is not a regular file (a FIFO, a device, a broken link) is a problem.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scenelab.data.decode import IMAGE_EXTENSIONS
+from scenelab.data.decode import IMAGE_EXTENSIONS, file_problem
 from scenelab.data.samples import Problem, Samples
 
 
@@ -26,14 +29,38 @@ def _class_folders(split_dir: Path) -> list[str]:
     )
 
 
-def _images_under(folder: Path) -> list[str]:
-    found = []
-    for parent, dirs, names in os.walk(folder, followlinks=True):
-        dirs.sort()
-        found += [
-            os.path.join(parent, n) for n in sorted(names) if n.lower().endswith(IMAGE_EXTENSIONS)
-        ]
-    return found
+def _images_under(folder: Path) -> tuple[list[str], list[Problem]]:
+    """Image files under `folder` in walk order (a folder's files by name, then its
+    sub-folders by name), each real folder entered once; and the image names that are not
+    regular files."""
+    found: list[str] = []
+    problems: list[Problem] = []
+    entered: set[tuple[int, int]] = set()
+    pending = [str(folder)]
+    while pending:
+        directory = pending.pop()
+        try:
+            status = os.stat(directory)
+            if (status.st_dev, status.st_ino) in entered:
+                continue
+            entered.add((status.st_dev, status.st_ino))
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            problems.append(Problem(Path(directory), None, f"cannot list: {error.strerror}"))
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.is_dir():
+                subfolders.append(entry.path)
+            elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
+                problem = None if entry.is_file() else file_problem(entry.path)
+                if problem is None:
+                    found.append(entry.path)
+                else:
+                    problems.append(Problem(Path(entry.path), None, problem))
+        pending.extend(reversed(subfolders))
+    return found, problems
 
 
 def read_folders(root: Path, split: str) -> tuple[Samples, list[Problem]]:
@@ -58,7 +85,8 @@ def read_folders(root: Path, split: str) -> tuple[Samples, list[Problem]]:
     for label, name in enumerate(classes):
         if name not in split_classes:
             continue
-        images = _images_under(split_dir / name)
+        images, file_problems = _images_under(split_dir / name)
+        problems += file_problems
         if not images:
             problems.append(Problem(split_dir / name, None, "class folder has no images"))
         samples.paths.extend(images)

@@ -7,6 +7,7 @@ stop at start-up with the first few.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,10 @@ class Entry:
 
 
 UNLABELLED = -1  # the label of every image of a split without labels (MiniPlaces `test`)
+# A label is ASCII digits only: int() would also read '١' (Arabic-Indic), '１' (full-width),
+# '0_1', '+1' and ' 1' as 1.
+LABEL = re.compile(r"[0-9]+", re.ASCII)
+MAX_LABEL_DIGITS = 18  # far beyond any class count; int() of 4,300+ digits raises
 
 
 def read_text(path: Path) -> str:
@@ -61,15 +66,14 @@ def _labelled_lines(text: str, source: Path) -> Iterator[tuple[int, str, int] | 
             yield Problem(source, number, f"expected 'PATH LABEL', got {line!r}")
             continue
         path, label_text = fields
-        try:
-            label = int(label_text)
-        except ValueError:
-            yield Problem(source, number, f"label {label_text!r} is not an integer")
-            continue
-        if label < 0:
-            yield Problem(source, number, f"label {label} is negative")
+        if not LABEL.fullmatch(label_text):
+            yield Problem(
+                source, number, f"label {label_text!r} is not a number of ASCII digits 0-9"
+            )
+        elif len(label_text) > MAX_LABEL_DIGITS:
+            yield Problem(source, number, f"label {label_text[:20]}... is too large")
         else:
-            yield number, path, label
+            yield number, path, int(label_text)
 
 
 def _unlabelled_lines(text: str) -> Iterator[tuple[int, str, int]]:
@@ -83,9 +87,9 @@ def parse_list(text: str, source: Path, labelled: bool = True) -> tuple[list[Ent
     """Parse a list file: `PATH LABEL` per line, or just `PATH` when `labelled` is False.
 
     The label is the last whitespace-separated field, so a path may contain spaces. Blank
-    lines are ignored. Labels must be non-negative integers (the caller knows the number of
-    classes); paths must be relative and free of `..`; a path listed twice is a problem at
-    its second line. Unlabelled entries get `UNLABELLED` (-1).
+    lines are ignored. Labels must be non-negative integers in ASCII digits (the caller
+    knows the number of classes); paths must be relative and free of `..`; a path listed
+    twice is a problem at its second line. Unlabelled entries get `UNLABELLED` (-1).
     """
     lines = _labelled_lines(text, source) if labelled else _unlabelled_lines(text)
     entries: list[Entry] = []
@@ -118,22 +122,44 @@ def category_name(token: str) -> str:
 def parse_categories(text: str, source: Path) -> tuple[list[str], list[Problem]]:
     """Class names from `categories.txt` (`/a/abbey 0` per line), indexed by label.
 
-    Labels must be exactly 0..K-1, each once; otherwise the problems say which are wrong.
+    Labels must be exactly 0..K-1, each once, for K lines: a label of K or more is a problem
+    at its line, and so are the missing labels. Names must differ (`/a/abbey` and
+    `/b/abbey` would both be `abbey`, one key of eval.json): a repeat is a problem at its
+    line naming the first.
     """
     problems: list[Problem] = []
+    items = list(_labelled_lines(text, source))
+    lines = [item for item in items if not isinstance(item, Problem)]
     names: dict[int, str] = {}
-    for item in _labelled_lines(text, source):
+    first_line_of: dict[str, tuple[int, str]] = {}
+    for item in items:
         if isinstance(item, Problem):
             problems.append(item)
-        elif item[2] in names:
-            problems.append(Problem(source, item[0], f"label {item[2]} is given twice"))
+            continue
+        number, token, label = item
+        name = category_name(token)
+        if label >= len(lines):
+            message = f"label {label} is beyond the {len(lines)} categories: labels are 0..K-1"
+        elif label in names:
+            message = f"label {label} is given twice"
+        elif name in first_line_of:
+            first, first_token = first_line_of[name]
+            message = (
+                f"{token!r} has the class name {name!r} of {first_token!r} at line {first}; "
+                "class names must differ"
+            )
         else:
-            names[item[2]] = category_name(item[1])
+            names[label] = name
+            first_line_of[name] = (number, token)
+            continue
+        problems.append(Problem(source, number, message))
     if not names and not problems:
         problems.append(Problem(source, None, "no categories"))
-    missing = sorted(set(range(len(names))) - set(names))
-    if missing:
-        problems.append(
-            Problem(source, None, f"labels must be 0..{len(names) - 1}; missing {missing[:10]}")
+    missing = sorted(
+        {label for _, _, label in lines if label < len(lines)} ^ set(range(len(lines)))
+    )
+    if missing:  # the summary first, then the lines
+        problems.insert(
+            0, Problem(source, None, f"labels must be 0..{len(lines) - 1}; missing {missing[:10]}")
         )
     return [names[label] for label in sorted(names)], problems
