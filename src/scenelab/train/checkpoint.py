@@ -23,6 +23,7 @@ from torch import nn
 from scenelab.errors import ScenelabError
 
 CHECKPOINT_DIR = "checkpoints"
+MODEL_KEYS = ("model", "num_classes", "conv")  # what a stored config must name to rebuild
 PREVIOUS_SUFFIX = ".prev"  # the file a save replaced, kept as a fallback
 # The temporary files of save_checkpoint: .NAME.PID.HEX8.tmp and .NAME.prev.PID.tmp
 TEMPORARY_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$|^\..+\.prev\.(\d+)\.tmp$")
@@ -189,13 +190,13 @@ def load_model(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """The model a checkpoint describes, with its weights, on ``device``, in eval mode,
     and the checkpoint dict itself."""
+    from scenelab.config import check_stored_config
     from scenelab.models import build_model
 
     state = load_checkpoint(path_or_run_dir, map_location="cpu")
-    config = state.get("config", {})
-    missing = [key for key in ("model", "num_classes", "conv") if key not in config]
-    if missing:
-        raise ScenelabError(f"{path_or_run_dir}: checkpoint config lacks {', '.join(missing)}")
+    config = check_stored_config(
+        state.get("config", {}), f"{path_or_run_dir} (stored config)", MODEL_KEYS
+    )
     model = build_model(config["model"], config["num_classes"], conv=config["conv"])
     model.load_state_dict(state["model"])
     return model.to(device).eval(), state
