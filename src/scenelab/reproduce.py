@@ -35,6 +35,7 @@ import torch
 
 from scenelab.compare import compare_runs, read_run
 from scenelab.config import RunConfig, dataset_defaults
+from scenelab.data.layout import check_dataset
 from scenelab.errors import ScenelabError
 from scenelab.ops.check import check_conv2d
 from scenelab.study import summarise_study, train_side_by_side
@@ -442,6 +443,7 @@ def reproduce(plan: Plan, only: list[int] | None = None) -> tuple[Path, Path]:
         raise ScenelabError(f"--only {unknown[0]}: sections are numbered 1 to {len(SECTIONS)}")
     if plan.pretrained and not Path(plan.pretrained).is_file():
         raise ScenelabError(f"--pretrained {plan.pretrained}: no such file")
+    check_dataset(plan.data)  # before section 1's minutes of benchmarks
     plan.out.mkdir(parents=True, exist_ok=True)
     timings = Timings(plan.out / "timings.json")
     threads = torch.get_num_threads()
