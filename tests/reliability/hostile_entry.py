@@ -143,6 +143,22 @@ CASES: list[Case] = [
         r"argument --repeats: .*>= 1",
         dataset=False,
     ),
+    Case(
+        "bench conv --device val (found by the CLI fuzz test)",
+        ("bench", "conv", "--device", "val"),
+        REFUSES,
+        2,
+        r"argument --device: must be cpu, cuda or cuda:N, got 'val'",
+        dataset=False,
+    ),
+    Case(
+        "data download --mirror without a scheme (found by the CLI fuzz test)",
+        ("data", "download", "miniplaces", "{dir}/dl", "--mirror", "{dir}/mirror"),
+        REFUSES,
+        2,
+        r"argument --mirror: must be a URL",
+        dataset=False,
+    ),
     # --- empty paths ----------------------------------------------------------------------
     flag_case('train --out ""', ("--out", ""), r"argument --out: must not be empty"),
     Case(

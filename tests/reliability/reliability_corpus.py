@@ -458,7 +458,11 @@ CASES: list[Case] = [
     ),
     flag_case("--warmup-epochs past the end", ("--warmup-epochs", "5"), r"longer than training"),
     flag_case("unknown --model", ("--model", "nonet"), r"unknown model 'nonet'"),
-    flag_case("unknown --device", ("--device", "quantum"), r"--device 'quantum' is not a device"),
+    flag_case(
+        "unknown --device",
+        ("--device", "quantum"),
+        r"argument --device: must be auto, cpu, cuda or cuda:N, got 'quantum'",
+    ),
     flag_case("--conv unknown", ("--conv", "fft"), r"argument --conv: invalid choice: 'fft'"),
     flag_case(
         "--pretrained file missing",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.cli.types import count, path, pixel_list, pixels, setting
+from scenelab.cli.types import count, device, path, pixel_list, pixels, setting
 
 DEFAULT_SWEEP = "0,1/255,2/255,4/255,6/255,8/255"
 
@@ -101,6 +101,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--seed", type=setting("seed"), default=0, help="seed of the random starts (default: 0)"
     )
     parser.add_argument(
-        "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+        "--device", type=device(), default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
     )
     parser.set_defaults(func=_run)

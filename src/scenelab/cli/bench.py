@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.cli.types import count, path, setting
+from scenelab.cli.types import count, device, path, setting
 
 
 def add_conv_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `scenelab bench conv`, shared with benchmarks/conv.py."""
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument(
+        "--device", type=device(auto=False), default="cpu", help="cpu or cuda (default: cpu)"
+    )
     parser.add_argument(
         "--dtype",
         choices=["float32", "bfloat16"],

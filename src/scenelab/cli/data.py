@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scenelab.cli.types import path
+from scenelab.cli.types import path, url
 
 
 def _download(args: argparse.Namespace) -> int:
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     download.add_argument("dir", type=path, metavar="DIR", help="folder to download into")
     download.add_argument(
         "--mirror",
-        type=path,
+        type=url,
         metavar="URL",
         help="fetch every file from URL/<name> instead of the official sites",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.cli.types import path, setting
+from scenelab.cli.types import device, path, setting
 from scenelab.evaluate import TTA_MODES, eval_command
 
 
@@ -46,4 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="data-loading processes (default 2)",
     )
-    parser.add_argument("--device", default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--device", type=device(), default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.cli.types import count, path, setting
+from scenelab.cli.types import count, device, path, setting
 from scenelab.predict import predict_command
 
 
@@ -47,4 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="data-loading processes (default 0)",
     )
-    parser.add_argument("--device", default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--device", type=device(), default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.cli.types import count, path
+from scenelab.cli.types import count, device, path
 
 BUDGET_CHOICES = ("smoke", "small", "full")
 
@@ -60,7 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="torchvision ResNet-18 ImageNet state dict for the fine-tuned run (skipped without)",
     )
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--device", type=device(), default="auto", help="auto (default), cpu, cuda or cuda:N"
+    )
     parser.add_argument(
         "--only",
         type=_sections,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.cli.types import count, non_negative, path, setting
+from scenelab.cli.types import count, device, non_negative, path, setting
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -69,6 +69,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=path, help="PNG path (default: RUN/plots/saliency_METHOD.png)"
     )
     parser.add_argument(
-        "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+        "--device", type=device(), default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
     )
     parser.set_defaults(func=_run)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.cli.types import path, setting
+from scenelab.cli.types import device, path, setting
 from scenelab.config import AMP_CHOICES, DTYPE_CHOICES
 from scenelab.study import study_conv_command
 
@@ -49,5 +49,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conv.add_argument(
         "--workers", type=setting("workers"), help="data-loading processes per run (default 2)"
     )
-    conv.add_argument("--device", help="auto (CUDA if there), cpu, cuda, cuda:N")
+    conv.add_argument("--device", type=device(), help="auto (CUDA if there), cpu, cuda, cuda:N")
     conv.add_argument("--out", type=path, metavar="DIR", help="default runs/study-conv-MODEL-DATA")

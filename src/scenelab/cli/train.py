@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from scenelab.attacks.adversarial import ADV_CHOICES, ADV_TARGETS
-from scenelab.cli.types import path, pixels, setting
+from scenelab.cli.types import device, path, pixels, setting
 from scenelab.config import AMP_CHOICES, AUGMENT_CHOICES, CONV_CHOICES, DTYPE_CHOICES
 from scenelab.train.command import train_command
 
@@ -171,7 +171,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     speed.add_argument("--channels-last", action=argparse.BooleanOptionalAction)
     speed.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile")
-    speed.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda or cuda:N")
+    speed.add_argument(
+        "--device", type=device(), metavar="DEV", help="auto (default), cpu, cuda or cuda:N"
+    )
     speed.add_argument(
         "--threads",
         type=setting("threads"),

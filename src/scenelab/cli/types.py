@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
+
+import torch
 
 from scenelab.attacks.epsilon import parse_epsilon
 from scenelab.config import COUNT, NON_NEGATIVE, SETTING_BOUNDS, Bounds
@@ -91,6 +94,43 @@ def path(text: str) -> str:
     return text
 
 
+URL_SCHEMES = ("http", "https", "file")
+
+
+def url(text: str) -> str:
+    """A type: an http://, https:// or file:// address with a host or a path."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+        good = parts.scheme in URL_SCHEMES and bool(parts.netloc or parts.path)
+        good = good and (parts.scheme == "file" or bool(parts.hostname))
+    except ValueError:  # "http://[": an unclosed IPv6 address
+        good = False
+    if not good:
+        raise argparse.ArgumentTypeError(
+            f"must be a URL (http://HOST/..., https://HOST/... or file:///PATH), got {text!r}"
+        )
+    return text
+
+
+def device(auto: bool = True) -> Callable[[str], str]:
+    """A type: ``auto`` (when the command takes it), ``cpu``, ``cuda`` or ``cuda:N``, as
+    written; whether CUDA is there is checked when the command picks it."""
+    names = "auto, cpu, cuda or cuda:N" if auto else "cpu, cuda or cuda:N"
+
+    def parse(text: str) -> str:
+        if auto and text == "auto":
+            return text
+        try:
+            kind = torch.device(text).type if text.isascii() else None
+        except RuntimeError:
+            kind = None
+        if kind not in ("cpu", "cuda"):
+            raise argparse.ArgumentTypeError(f"must be {names}, got {text!r}")
+        return text
+
+    return _described(parse, "device", Bounds())
+
+
 def _described(parse: Callable[[str], Any], kind: str, bounds: Bounds) -> Callable[[str], Any]:
     parse.kind, parse.bounds = kind, bounds  # type: ignore[attr-defined]
     return parse
@@ -98,5 +138,6 @@ def _described(parse: Callable[[str], Any], kind: str, bounds: Bounds) -> Callab
 
 _described(pixel_list, "pixel_list", Bounds(0, 1))
 _described(path, "path", Bounds())
+_described(url, "url", Bounds())
 count = whole_number(COUNT)  # images, steps, repeats, k: one or more
 non_negative = number(NON_NEGATIVE)
