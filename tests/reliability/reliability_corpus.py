@@ -593,7 +593,7 @@ def markdown_table(outcomes: list[tuple[Case, Outcome]]) -> str:
 def _short_command(command: tuple[str, ...]) -> list[str]:
     """The command as the table shows it: the fixed tiny-run flags folded into '...'."""
     shown = [
-        arg.replace("{root}", "ROOT").replace("{run}", "RUN").replace("{dir}", "DIR")
+        arg.replace("{root}", "ROOT").replace("{run}", "RUN").replace("{dir}", "DIR") or '""'
         for arg in command
     ]
     if command == STRICT_WORKERS:
