@@ -80,7 +80,10 @@ def check_classes(state: dict[str, Any], classes: list[str], checkpoint: Path) -
 
 def eval_transform_for(state: dict[str, Any]):
     """The evaluation transform (resize, centre crop) at the checkpoint's image size."""
-    return build_transform("none", int(state["config"]["image_size"]), train=False)
+    size = state["config"].get("image_size")
+    if size is None:
+        raise ScenelabError("the checkpoint's stored config lacks image_size")
+    return build_transform("none", size, train=False)
 
 
 def describe_class_mismatch(trained_on: list[str], dataset: list[str]) -> str:

@@ -118,7 +118,8 @@ def values_for(action: argparse.Action, paths: dict[str, str]) -> st.SearchStrat
         return st.sampled_from(names)
     if kind == "url":
         return st.sampled_from(["http://127.0.0.1:9", "file://" + paths["missing"], *names])
-    return st.one_of(st.sampled_from(["cpu", "val", "auto", "simplenet", "cuda:99"]), odd)
+    words = ["cpu", "val", "auto", "simplenet", "cuda:99", "0", "1", "-1", "99"]
+    return st.one_of(st.sampled_from(words), odd, st.sampled_from(ODD_NUMBERS))
 
 
 def arguments(command: str, paths: dict[str, str]) -> st.SearchStrategy[list[str]]:

@@ -155,3 +155,13 @@ def test_debug_shows_the_traceback(monkeypatch, argv, env):
         monkeypatch.setenv("SCENELAB_DEBUG", env)
     with pytest.raises(RuntimeError, match="bad"):
         main(argv)
+
+
+def test_an_attack_target_is_a_name_or_a_class_index_in_ascii_digits():
+    from scenelab.cli.attack import parse_target
+
+    assert parse_target("least-likely") == "least_likely"
+    assert parse_target("3") == 3
+    for bad in ("\u0661", "-1", "1.0", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="or a class index"):
+            parse_target(bad)

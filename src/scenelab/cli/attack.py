@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.cli.types import count, device, path, pixel_list, pixels, setting
+from scenelab.cli.types import class_index, count, device, path, pixel_list, pixels, setting
 
 DEFAULT_SWEEP = "0,1/255,2/255,4/255,6/255,8/255"
 
@@ -15,10 +15,10 @@ def parse_target(text: str) -> str | int:
     if name in ("untargeted", "least_likely"):
         return name
     try:
-        return int(name)
-    except ValueError:
+        return class_index(name)
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not 'untargeted', 'least_likely' or a class index"
+            f"{text!r} is not 'untargeted', 'least_likely' or a class index (0, 1, ...)"
         ) from None
 
 

@@ -140,4 +140,5 @@ _described(pixel_list, "pixel_list", Bounds(0, 1))
 _described(path, "path", Bounds())
 _described(url, "url", Bounds())
 count = whole_number(COUNT)  # images, steps, repeats, k: one or more
+class_index = whole_number(Bounds(0, integer=True))
 non_negative = number(NON_NEGATIVE)
