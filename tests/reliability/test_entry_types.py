@@ -165,3 +165,9 @@ def test_an_attack_target_is_a_name_or_a_class_index_in_ascii_digits():
     for bad in ("\u0661", "-1", "1.0", ""):
         with pytest.raises(argparse.ArgumentTypeError, match="or a class index"):
             parse_target(bad)
+
+
+@pytest.mark.parametrize("key", ["data", "out", "pretrained"])
+def test_an_empty_path_in_a_config_is_refused_as_on_the_command_line(key):
+    with pytest.raises(ScenelabError, match=f"config.yaml: {key} must not be empty"):
+        RunConfig.from_dict({key: ""}, source="config.yaml")
