@@ -268,7 +268,7 @@ def checked_state(plan: Plan, name: str) -> tuple[str, RunConfig]:
     state = run_state(run_dir, plan.budget.epochs)
     if state == NEW:
         return state, RunConfig(**settings)
-    saved = RunConfig.from_yaml(run_dir / "config.yaml")
+    saved = RunConfig.from_yaml(run_dir / "config.yaml", flag="")
     wanted = saved.replace(**settings)
     differences = saved.differences(wanted)
     if differences:

@@ -14,7 +14,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import torch
-from reliability_corpus import REFUSES, TRAIN, Case, flag_case, write_base
+from reliability_corpus import REFUSES, TRAIN, WORKS, Case, flag_case, write_base
 
 from scenelab.cli import main
 
@@ -92,6 +92,7 @@ CASES: list[Case] = [
     ),
     flag_case("--seed 2**64", ("--seed", BIG_SEED), rf"argument --seed: .*in {SEED_RANGE}"),
     flag_case("negative --seed", ("--seed", "-1"), rf"argument --seed: .*in {SEED_RANGE}"),
+    Case("the largest --seed, 2**63-1", (*TRAIN, "--seed", str(2**63 - 1)), WORKS, 0, "trained"),
     Case(
         "config: seed 2**64",
         ("train", "--config", "{dir}/config.yaml", *TRAIN[1:]),
