@@ -37,6 +37,12 @@ RESUMABLE_CHANGES = frozenset(
 
 MAX_SEED = 2**63 - 1  # the largest seed torch.manual_seed and numpy both take
 MAX_CLASSES = 100_000  # a classifier larger than ImageNet-21k's 21,841 classes is a typo
+# Beyond these a value is a typo that would exhaust the machine (or overflow a C integer in
+# torch, as 2**63 did) rather than a run anyone means: the study trains at 128 px, batch 256.
+MAX_IMAGE_SIZE = 1024
+MAX_BATCH = 65_536  # the largest batches in the literature (Goyal et al. 2017: 8k; LARS: 32k)
+MAX_WORKERS = 256  # loader processes
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -91,15 +97,15 @@ FRACTION = Bounds(0, 1, high_open=True)  # [0, 1)
 # adv_epsilon and adv_step_size are pixel fractions, checked by attacks.epsilon.
 SETTING_BOUNDS: dict[str, Bounds] = {
     "epochs": COUNT,
-    "batch_size": COUNT,
+    "batch_size": Bounds(1, MAX_BATCH, integer=True),
     "lr": POSITIVE,
     "wd": NON_NEGATIVE,
     "momentum": FRACTION,
     "warmup_epochs": NON_NEGATIVE,
     "label_smoothing": FRACTION,
-    "image_size": Bounds(8, integer=True),
-    "workers": Bounds(0, integer=True),
-    "threads": COUNT,
+    "image_size": Bounds(8, MAX_IMAGE_SIZE, integer=True),
+    "workers": Bounds(0, MAX_WORKERS, integer=True),
+    "threads": Bounds(1, MAX_THREADS, integer=True),
     "seed": Bounds(0, MAX_SEED, integer=True),
     "ckpt_minutes": POSITIVE,
     "grad_clip": POSITIVE,

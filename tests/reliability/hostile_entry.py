@@ -144,6 +144,19 @@ CASES: list[Case] = [
         r"argument --repeats: .*>= 1",
         dataset=False,
     ),
+    run_case(
+        "saliency --batch-size 2**63 (found by the CLI fuzz test)",
+        ("saliency", "{run}", "--batch-size", str(2**63)),
+        r"argument --batch-size: must be a whole number in \[1, 65536\]",
+    ),
+    Case(
+        "models --image-size 2**63 (found by the CLI fuzz test)",
+        ("models", "simplenet", "--image-size", str(2**63)),
+        REFUSES,
+        2,
+        r"argument --image-size: must be a whole number in \[8, 1024\]",
+        dataset=False,
+    ),
     Case(
         "bench conv --device val (found by the CLI fuzz test)",
         ("bench", "conv", "--device", "val"),

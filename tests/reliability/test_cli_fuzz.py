@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import math
 import re
 import shutil
 from collections.abc import Iterator
@@ -67,9 +66,12 @@ SLOW_FLAGS = {("train", "--compile")}
 # Text that is no number, or a number Python reads but scenelab must not.
 ODD_NUMBERS = [
     *("", " ", "nan", "-nan", "inf", "-inf", "1e400", "-1e400", "1e-400", "2**64"),
-    *(str(2**63), str(2**64), str(-(2**63) - 1), "9" * 5000, "0x10", "1_000", "\u0661"),
+    *(str(-(2**63) - 1), "9" * 5000, "0x10", "1_000", "\u0661"),
     *("\uff11", "1.5", "-0", "+3", "6/255", "1/0", "three", "\x1b[31m1"),
 ]
+# Drawn only for a flag with an upper limit: for one without (--epochs, --steps, --lr) they
+# are valid and would run for as long as they ask.
+HUGE_NUMBERS = [str(2**63), str(2**64), "1e30"]
 ODD_TEXT = ["", " ", "-", "\x00", "\x1b[2J", "a\nb", "$x$", "<b>", "=1+1", "..", "/", "é"]
 
 
@@ -93,12 +95,16 @@ def test_every_subcommand_has_a_base_invocation():
 
 
 def _around(bounds) -> list[str]:
-    """Values at and just beyond the limits of a range, and a few inside."""
+    """Values at and just beyond the limits of a range, and a few inside. Below an upper
+    limit only the limit of a seed (2**63-1, where C integers overflow): 1024 px images or
+    256 loader processes are valid and slow."""
     values: list[float] = [-1, 0, 1, 2, 3]
-    for limit in (bounds.low, bounds.high):
-        if limit is not None and math.isfinite(limit):
-            step = 1 if bounds.integer else 1e-9 * max(1, abs(limit))
-            values += [limit - step, limit, limit + step]
+    if bounds.low is not None:
+        step = 1 if bounds.integer else 1e-9 * max(1, abs(bounds.low))
+        values += [bounds.low - step, bounds.low, bounds.low + step]
+    if bounds.high is not None:
+        step = 1 if bounds.integer else 1e-9 * max(1, abs(bounds.high))
+        values += [bounds.high + step, *([bounds.high] if bounds.high >= 2**62 else [])]
     return [str(int(v)) if bounds.integer else repr(float(v)) for v in values]
 
 
@@ -109,7 +115,9 @@ def values_for(action: argparse.Action, paths: dict[str, str]) -> st.SearchStrat
     if action.choices is not None:
         return st.one_of(st.sampled_from([str(c) for c in action.choices]), odd)
     if kind in ("int", "float"):
-        return st.one_of(st.sampled_from(_around(action.type.bounds)), odd)
+        bounds = action.type.bounds
+        huge = HUGE_NUMBERS if bounds.high is not None else []
+        return st.one_of(st.sampled_from(_around(bounds) + huge), odd)
     if kind == "pixels":
         return st.one_of(st.sampled_from(["0", "1/255", "6/255", "1", "1.5", "-1/255"]), odd)
     if kind == "pixel_list":
@@ -224,7 +232,9 @@ def fuzz(command: str, place: dict, monkeypatch, examples: int, slow: bool) -> N
         code, stderr = run_command(argv)
         assert "Traceback" not in stderr, (argv, stderr)
         assert not re.search(r"^scenelab: error: .* failed: ", stderr, re.M), (argv, stderr)
-        assert code in (0, 1, 2), (argv, code, stderr)
+        # 3: training stopped at a non-finite loss (--lr 1e30), as docs/reliability.md says
+        diverged = code == 3 and "Try a lower --lr" in stderr
+        assert code in (0, 1, 2) or diverged, (argv, code, stderr)
 
     check()
 
