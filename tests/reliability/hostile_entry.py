@@ -101,16 +101,18 @@ CASES: list[Case] = [
         rf"DIR/config\.yaml: seed must be a whole number in {SEED_RANGE}, got {BIG_SEED}",
         lambda root: (root.parent / "config.yaml").write_text(f"seed: {BIG_SEED}\n"),
     ),
-    flag_case("--workers -1", ("--workers", "-1"), r"argument --workers: .*>= 0, got '-1'"),
+    flag_case(
+        "--workers -1", ("--workers", "-1"), r"argument --workers: .*in \[0, 256\], got '-1'"
+    ),
     run_case(
         "attack --workers -1",
         ("attack", "{run}", "--workers", "-1"),
-        r"argument --workers: .*>= 0, got '-1'",
+        r"argument --workers: .*in \[0, 256\], got '-1'",
     ),
     run_case(
         "saliency --batch-size 0",
         ("saliency", "{run}", "--batch-size", "0"),
-        r"argument --batch-size: .*>= 1, got '0'",
+        r"argument --batch-size: .*in \[1, 65536\], got '0'",
     ),
     run_case(
         "SmoothGrad --noise nan",

@@ -440,7 +440,7 @@ CASES: list[Case] = [
     flag_case(
         "--batch-size 0",
         ("--batch-size", "0"),
-        r"argument --batch-size: must be a whole number >= 1",
+        r"argument --batch-size: must be a whole number in \[1, 65536\]",
     ),
     flag_case(
         "--lr nan", ("--lr", "nan"), r"argument --lr: must be a finite number > 0, got 'nan'"
@@ -454,7 +454,7 @@ CASES: list[Case] = [
     flag_case(
         "--image-size 4",
         ("--image-size", "4"),
-        r"argument --image-size: must be a whole number >= 8",
+        r"argument --image-size: must be a whole number in \[8, 1024\]",
     ),
     flag_case("--warmup-epochs past the end", ("--warmup-epochs", "5"), r"longer than training"),
     flag_case("unknown --model", ("--model", "nonet"), r"unknown model 'nonet'"),
