@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from scenelab import plots
+from scenelab.config import check_stored_config, read_yaml_mapping
 from scenelab.errors import ScenelabError
 from scenelab.models import build_model
 from scenelab.safetext import csv_cell, markdown, terminal
+from scenelab.train.checkpoint import MODEL_KEYS
 
 CURVES = ("top1", "top5", "loss")
 
@@ -45,7 +45,9 @@ def read_run(folder: str | Path) -> Run:
     for path in (metrics_path, config_path):
         if not path.is_file():
             raise ScenelabError(f"{folder}: not a run folder ({path.name} is missing)")
-    config = yaml.safe_load(config_path.read_text()) or {}
+    config = check_stored_config(
+        read_yaml_mapping(config_path, flag=""), str(config_path), MODEL_KEYS
+    )
     with metrics_path.open(newline="") as file:
         try:
             rows = [
@@ -85,6 +87,11 @@ def summarise(run: Run) -> dict[str, Any]:
 
 def compare_runs(folders: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
     """Write the overlay figures and the table for `folders` to `out`; return the table."""
+    seen: dict[Path, str | Path] = {}
+    for folder in folders:
+        first = seen.setdefault(Path(folder).resolve(), folder)
+        if first is not folder:
+            raise ScenelabError(f"compare: {folder} is named twice (as {first} before)")
     runs = [read_run(folder) for folder in folders]
     if len(runs) < 2:
         raise ScenelabError("compare needs at least two run folders")

@@ -35,6 +35,87 @@ RESUMABLE_CHANGES = frozenset(
 )
 
 
+MAX_SEED = 2**63 - 1  # the largest seed torch.manual_seed and numpy both take
+MAX_CLASSES = 100_000  # a classifier larger than ImageNet-21k's 21,841 classes is a typo
+# Beyond these a value is a typo that would exhaust the machine (or overflow a C integer in
+# torch, as 2**63 did) rather than a run anyone means: the study trains at 128 px, batch 256.
+MAX_IMAGE_SIZE = 1024
+MAX_BATCH = 65_536  # the largest batches in the literature (Goyal et al. 2017: 8k; LARS: 32k)
+MAX_WORKERS = 256  # loader processes
+MAX_THREADS = 1024
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a numeric setting may take: finite, above ``low`` (or at it unless
+    ``low_open``), below ``high`` (or at it unless ``high_open``); ``None``: no limit.
+
+    One table of these (SETTING_BOUNDS) checks a setting given as a flag
+    (scenelab.cli.types), in a YAML config or in the config a checkpoint stores.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+    def contains(self, value: float) -> bool:
+        if not self.integer and not math.isfinite(value):
+            return False
+        if self.low is not None and not (value > self.low if self.low_open else value >= self.low):
+            return False
+        high = self.high
+        return high is None or (value < high if self.high_open else value <= high)
+
+    def describe(self) -> str:
+        """``a whole number >= 1``, ``a finite number in [0, 1)``..."""
+        kind = "a whole number" if self.integer else "a finite number"
+        low, high = _shown(self.low), _shown(self.high)
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"{kind} in {left}{low}, {high}{right}"
+        if self.low is not None:
+            return f"{kind} {'>' if self.low_open else '>='} {low}"
+        if self.high is not None:
+            return f"{kind} {'<' if self.high_open else '<='} {high}"
+        return kind
+
+
+def _shown(limit: float | None) -> str:
+    return f"{limit:g}" if isinstance(limit, float) else str(limit)
+
+
+COUNT = Bounds(1, integer=True)  # sizes, steps, repeats: one or more
+POSITIVE = Bounds(0, low_open=True)
+NON_NEGATIVE = Bounds(0)
+FRACTION = Bounds(0, 1, high_open=True)  # [0, 1)
+
+# The range of every numeric RunConfig setting, by key. The flags of `scenelab train`
+# (and the same-named flags of other commands) parse with these, and RunConfig.from_dict
+# checks YAML configs and stored configs against them: flag and file cannot disagree.
+# adv_epsilon and adv_step_size are pixel fractions, checked by attacks.epsilon.
+SETTING_BOUNDS: dict[str, Bounds] = {
+    "epochs": COUNT,
+    "batch_size": Bounds(1, MAX_BATCH, integer=True),
+    "lr": POSITIVE,
+    "wd": NON_NEGATIVE,
+    "momentum": FRACTION,
+    "warmup_epochs": NON_NEGATIVE,
+    "label_smoothing": FRACTION,
+    "image_size": Bounds(8, MAX_IMAGE_SIZE, integer=True),
+    "workers": Bounds(0, MAX_WORKERS, integer=True),
+    "threads": Bounds(1, MAX_THREADS, integer=True),
+    "seed": Bounds(0, MAX_SEED, integer=True),
+    "ckpt_minutes": POSITIVE,
+    "grad_clip": POSITIVE,
+    "adv_steps": COUNT,
+    "num_classes": Bounds(1, MAX_CLASSES, integer=True),
+}
+# Settings naming a file or folder: an empty string is refused, not read as the default.
+PATH_SETTINGS = frozenset({"data", "pretrained", "out"})
+
+
 @dataclass(frozen=True)
 class DatasetDefaults:
     epochs: int
@@ -111,23 +192,17 @@ class RunConfig:
             )
         hints = typing.get_type_hints(cls)
         checked = {name: _typed(name, value, hints[name], source) for name, value in values.items()}
+        for name, value in checked.items():
+            problem = setting_problem(name, value)
+            if problem:
+                raise ScenelabError(f"{source}: {name} {problem}")
         return cls(**checked)
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> RunConfig:
-        path = Path(path)
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except OSError as error:
-            raise ScenelabError(f"--config {path}: {error.strerror}") from None
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-            raise ScenelabError(f"--config {where}: not valid YAML ({problem})") from None
-        if not isinstance(values, dict):
-            raise ScenelabError(f"--config {path}: expected a mapping of setting: value")
-        return cls.from_dict(values, source=str(path))
+    def from_yaml(cls, path: str | Path, flag: str = "--config") -> RunConfig:
+        """The config in a YAML file; ``flag`` is what the messages name it by (the
+        option it came from, or "" for a run folder's own config.yaml)."""
+        return cls.from_dict(read_yaml_mapping(path, flag), source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -153,6 +228,53 @@ class RunConfig:
         ]
 
 
+def read_yaml_mapping(path: str | Path, flag: str = "--config") -> dict[str, Any]:
+    """The mapping a YAML file holds (yaml.safe_load: tags such as !!python/object are
+    refused), or a ScenelabError naming ``flag``, the file and the line."""
+    path = Path(path)
+    prefix = f"{flag} " if flag else ""
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise ScenelabError(f"{prefix}{path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ScenelabError(f"{prefix}{path}: not UTF-8 text ({error.reason})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ScenelabError(f"{prefix}{where}: not valid YAML ({problem})") from None
+    if not isinstance(values, dict):
+        raise ScenelabError(f"{prefix}{path}: expected a mapping of setting: value")
+    return values
+
+
+def setting_problem(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for the setting ``name`` by SETTING_BOUNDS and
+    PATH_SETTINGS (``must be ..., got ...``), or None; strings still to be parsed
+    (``adv_epsilon: 6/255``) and None pass."""
+    if name in PATH_SETTINGS and value == "":
+        return "must not be empty"
+    bounds = SETTING_BOUNDS.get(name)
+    if bounds is None or value is None or isinstance(value, (str, bool)):
+        return None
+    if bounds.contains(value):
+        return None
+    return f"must be {bounds.describe()}, got {value!r}"
+
+
+def check_stored_config(values: Any, source: str, required: tuple[str, ...]) -> dict[str, Any]:
+    """``values``, the config a run stored (its config.yaml, a checkpoint's "config"),
+    checked exactly as a --config file is (RunConfig.from_dict) and holding ``required``."""
+    if not isinstance(values, dict):
+        raise ScenelabError(f"{source}: expected a mapping of setting: value")
+    RunConfig.from_dict(values, source=source)
+    missing = [key for key in required if values.get(key) is None]
+    if missing:
+        raise ScenelabError(f"{source}: lacks {', '.join(missing)}")
+    return values
+
+
 # Settings that also take a string, parsed later ("6/255").
 _ALSO_STRINGS = frozenset({"adv_epsilon", "adv_step_size"})
 
@@ -171,7 +293,10 @@ def _typed(name: str, value: Any, hint: Any, source: str) -> Any:
     if int in allowed and isinstance(value, int) and not isinstance(value, bool):
         return value
     if float in allowed and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float: out of every range
+            return math.inf if value > 0 else -math.inf
     if float in allowed and isinstance(value, str):
         try:
             return float(value)
@@ -213,38 +338,17 @@ def resolve(config: RunConfig, *, image_size: int, default_amp: str) -> RunConfi
 def validate(config: RunConfig) -> None:
     """Refuse impossible values before any work starts, naming the flag."""
     problems = []
-    if config.epochs is not None and config.epochs <= 0:
-        problems.append(f"--epochs must be positive, got {config.epochs}")
-    if config.batch_size is not None and config.batch_size <= 0:
-        problems.append(f"--batch-size must be positive, got {config.batch_size}")
-    # `not a < x < b` is True for NaN as well.
-    if config.lr is not None and not 0 < config.lr < math.inf:
-        problems.append(f"--lr must be a positive number, got {config.lr}")
-    if not 0 <= config.wd < math.inf:
-        problems.append(f"--wd must be >= 0, got {config.wd}")
-    if not 0 <= config.momentum < 1:
-        problems.append(f"--momentum must be in [0, 1), got {config.momentum}")
+    for name in SETTING_BOUNDS:
+        problem = setting_problem(name, getattr(config, name))
+        if problem:
+            problems.append(f"--{name.replace('_', '-')} {problem}")
     if config.nesterov and config.momentum == 0:
         problems.append("--nesterov needs a non-zero --momentum")
-    if not 0 <= config.warmup_epochs < math.inf:
-        problems.append(f"--warmup-epochs must be >= 0, got {config.warmup_epochs}")
     if config.epochs is not None and config.warmup_epochs > config.epochs:
         problems.append(
             f"--warmup-epochs {config.warmup_epochs} is longer than training "
             f"(--epochs {config.epochs})"
         )
-    if not 0 <= config.label_smoothing < 1:
-        problems.append(f"--label-smoothing must be in [0, 1), got {config.label_smoothing}")
-    if config.image_size is not None and config.image_size < 8:
-        problems.append(f"--image-size must be at least 8, got {config.image_size}")
-    if config.workers is not None and config.workers < 0:
-        problems.append(f"--workers must be >= 0, got {config.workers}")
-    if config.threads is not None and config.threads < 1:
-        problems.append(f"--threads must be at least 1, got {config.threads}")
-    if config.ckpt_minutes is not None and not config.ckpt_minutes > 0:
-        problems.append(f"--ckpt-minutes must be positive, got {config.ckpt_minutes}")
-    if config.grad_clip is not None and not 0 < config.grad_clip < math.inf:
-        problems.append(f"--grad-clip must be a positive number, got {config.grad_clip}")
     for flag, value, choices in (
         ("--amp", config.amp, AMP_CHOICES),
         ("--dtype", config.dtype, DTYPE_CHOICES),

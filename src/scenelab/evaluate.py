@@ -79,7 +79,10 @@ def run_folder_of(checkpoint_or_run: str | Path) -> Path:
 
 def eval_transform_for(state: dict[str, Any]):
     """The evaluation transform (resize, centre crop) at the checkpoint's image size."""
-    return build_transform("none", int(state["config"]["image_size"]), train=False)
+    size = state["config"].get("image_size")
+    if size is None:
+        raise ScenelabError("the checkpoint's stored config lacks image_size")
+    return build_transform("none", size, train=False)
 
 
 def eval_command(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ import torch
 
 from scenelab.compare import compare_runs, read_run
 from scenelab.config import RunConfig, dataset_defaults
+from scenelab.data.layout import check_dataset
 from scenelab.errors import ScenelabError
 from scenelab.ops.check import check_conv2d
 from scenelab.safetext import terminal
@@ -269,7 +270,7 @@ def checked_state(plan: Plan, name: str) -> tuple[str, RunConfig]:
     state = run_state(run_dir, plan.budget.epochs)
     if state == NEW:
         return state, RunConfig(**settings)
-    saved = RunConfig.from_yaml(run_dir / "config.yaml")
+    saved = RunConfig.from_yaml(run_dir / "config.yaml", flag="")
     wanted = saved.replace(**settings)
     differences = saved.differences(wanted)
     if differences:
@@ -444,6 +445,7 @@ def reproduce(plan: Plan, only: list[int] | None = None) -> tuple[Path, Path]:
         raise ScenelabError(f"--only {unknown[0]}: sections are numbered 1 to {len(SECTIONS)}")
     if plan.pretrained and not Path(plan.pretrained).is_file():
         raise ScenelabError(f"--pretrained {plan.pretrained}: no such file")
+    check_dataset(plan.data)  # before section 1's minutes of benchmarks
     plan.out.mkdir(parents=True, exist_ok=True)
     timings = Timings(plan.out / "timings.json")
     threads = torch.get_num_threads()

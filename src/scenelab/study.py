@@ -30,6 +30,7 @@ import torch
 
 from scenelab.compare import compare_runs, format_table, read_run
 from scenelab.config import RunConfig
+from scenelab.data.layout import check_dataset
 from scenelab.errors import ScenelabError
 from scenelab.safetext import terminal, terminal_lines
 from scenelab.train.engine import pick_device, train
@@ -66,6 +67,7 @@ def conv_study(config: RunConfig, out: str | Path) -> ConvStudy:
     """Train `config` with native and with custom convolutions into out/native and
     out/custom, compare them into `out` (figures, compare.md) and write study.json."""
     out = Path(out)
+    check_dataset(config.data)  # here, not in each of the two training processes
     configs = [config.replace(conv=conv, out=str(out / conv)) for conv in CONVS]
     side_by_side = pick_device(config.device).type == "cpu"
     train_side_by_side(configs, side_by_side=side_by_side)

@@ -101,7 +101,7 @@ def test_cli_refuses_an_epsilon_outside_the_pixel_range(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["train", "--adv", "pgd", "--adv-epsilon", "300/255"])
     assert exited.value.code == 2
-    assert "--adv-epsilon must be in [0, 1]" in capsys.readouterr().err
+    assert "argument --adv-epsilon: epsilon must be in [0, 1]" in capsys.readouterr().err
 
 
 # --- the batch the training forward sees --------------------------------------------------

@@ -71,7 +71,7 @@ def test_command_prints_the_table_and_names_runs_apart(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda tmp: [tmp / "nothing", tmp / "nothing"], "metrics.csv is missing"),
+        (lambda tmp: [tmp / "nothing", tmp], "metrics.csv is missing"),
         (lambda tmp: [fake_run(tmp / "one", "native", NATIVE)], "at least two run folders"),
         (lambda tmp: [fake_run(tmp / "x", "native", []), tmp], "no finished epoch"),
     ],

@@ -64,10 +64,17 @@ def test_out_flag_chooses_the_file(run_folder, tmp_path):
 
 @pytest.mark.parametrize(
     ("flags", "message"),
-    [(["--n", "0"], "--n must be at least 1"), (["--data", "/no/such/data"], "/no/such/data")],
+    [
+        (["--n", "0"], "argument --n: must be a whole number >= 1"),
+        (["--data", "/no/such/data"], "/no/such/data"),
+    ],
 )
 def test_bad_flags_are_clear_errors(run_folder, capsys, flags, message):
-    assert main(["saliency", str(run_folder), "--device", "cpu", *flags]) == 2
+    try:
+        code = main(["saliency", str(run_folder), "--device", "cpu", *flags])
+    except SystemExit as exited:  # argparse refuses the flag itself
+        code = exited.code
+    assert code == 2
     error = capsys.readouterr().err
     assert message in error
     assert "Traceback" not in error

@@ -411,7 +411,13 @@ CASES: list[Case] = [
         "config: not YAML", "seed: 1\nepochs: [1\n", REFUSES, 2, r"config\.yaml:3: not valid YAML"
     ),
     config_case("config: a list, not a mapping", "- 1\n- 2\n", REFUSES, 2, r"expected a mapping"),
-    config_case("config: NaN learning rate", "lr: .nan\n", REFUSES, 2, r"--lr must be a positive"),
+    config_case(
+        "config: NaN learning rate",
+        "lr: .nan\n",
+        REFUSES,
+        2,
+        r"lr must be a finite number > 0, got nan",
+    ),
     Case(
         "config file missing",
         ("train", "--config", "{dir}/missing.yaml"),
@@ -421,16 +427,42 @@ CASES: list[Case] = [
         dataset=False,
     ),
     # --- flags ------------------------------------------------------------------------------
-    flag_case("negative --epochs", ("--epochs", "-3"), r"--epochs must be positive, got -3"),
-    flag_case("--epochs not a number", ("--epochs", "ten"), r"invalid int value: 'ten'"),
-    flag_case("--batch-size 0", ("--batch-size", "0"), r"--batch-size must be positive"),
-    flag_case("--lr nan", ("--lr", "nan"), r"--lr must be a positive number, got nan"),
-    flag_case("--lr inf", ("--lr", "inf"), r"--lr must be a positive number, got inf"),
-    flag_case("--grad-clip 0", ("--grad-clip", "0"), r"--grad-clip must be a positive number"),
-    flag_case("--image-size 4", ("--image-size", "4"), r"--image-size must be at least 8"),
+    flag_case(
+        "negative --epochs",
+        ("--epochs", "-3"),
+        r"argument --epochs: must be a whole number >= 1, got '-3'",
+    ),
+    flag_case(
+        "--epochs not a number",
+        ("--epochs", "ten"),
+        r"argument --epochs: must be a whole number >= 1, got 'ten'",
+    ),
+    flag_case(
+        "--batch-size 0",
+        ("--batch-size", "0"),
+        r"argument --batch-size: must be a whole number in \[1, 65536\]",
+    ),
+    flag_case(
+        "--lr nan", ("--lr", "nan"), r"argument --lr: must be a finite number > 0, got 'nan'"
+    ),
+    flag_case(
+        "--lr inf", ("--lr", "inf"), r"argument --lr: must be a finite number > 0, got 'inf'"
+    ),
+    flag_case(
+        "--grad-clip 0", ("--grad-clip", "0"), r"argument --grad-clip: must be a finite number > 0"
+    ),
+    flag_case(
+        "--image-size 4",
+        ("--image-size", "4"),
+        r"argument --image-size: must be a whole number in \[8, 1024\]",
+    ),
     flag_case("--warmup-epochs past the end", ("--warmup-epochs", "5"), r"longer than training"),
     flag_case("unknown --model", ("--model", "nonet"), r"unknown model 'nonet'"),
-    flag_case("unknown --device", ("--device", "quantum"), r"--device 'quantum' is not a device"),
+    flag_case(
+        "unknown --device",
+        ("--device", "quantum"),
+        r"argument --device: must be auto, cpu, cuda or cuda:N, got 'quantum'",
+    ),
     flag_case("--conv unknown", ("--conv", "fft"), r"argument --conv: invalid choice: 'fft'"),
     flag_case(
         "--pretrained file missing",
@@ -561,7 +593,7 @@ def markdown_table(outcomes: list[tuple[Case, Outcome]]) -> str:
 def _short_command(command: tuple[str, ...]) -> list[str]:
     """The command as the table shows it: the fixed tiny-run flags folded into '...'."""
     shown = [
-        arg.replace("{root}", "ROOT").replace("{run}", "RUN").replace("{dir}", "DIR")
+        arg.replace("{root}", "ROOT").replace("{run}", "RUN").replace("{dir}", "DIR") or '""'
         for arg in command
     ]
     if command == STRICT_WORKERS:

@@ -143,5 +143,7 @@ def test_grad_clip_is_a_run_setting(tiny_data, tmp_path, capsys):
     run = tmp_path / "run"
     assert main([*train_args(tiny_data, run, epochs=1), "--grad-clip", "0.5"]) == 0
     assert load(run / "checkpoints" / "last.pt")["config"]["grad_clip"] == 0.5
-    assert main(["train", "--grad-clip", "-1", "--out", str(tmp_path / "x")]) == 2
-    assert "--grad-clip must be a positive number" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # argparse refuses the value itself
+        main(["train", "--grad-clip", "-1", "--out", str(tmp_path / "x")])
+    assert exited.value.code == 2
+    assert "argument --grad-clip: must be a finite number > 0" in capsys.readouterr().err

@@ -37,9 +37,9 @@ def test_resolve_fills_per_dataset_defaults_and_scales_the_lr():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"epochs": 0}, "--epochs must be positive"),
+        ({"epochs": 0}, r"--epochs must be a whole number >= 1, got 0"),
         ({"epochs": 2, "warmup_epochs": 3}, "longer than training"),
-        ({"batch_size": -1}, "--batch-size must be positive"),
+        ({"batch_size": -1}, r"--batch-size must be a whole number in \[1, 65536\], got -1"),
         ({"momentum": 1.0}, "--momentum"),
         ({"amp": "fp8"}, "--amp must be one of bf16, fp16, off"),
         ({"label_smoothing": 1.0}, "--label-smoothing"),

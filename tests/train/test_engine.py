@@ -153,7 +153,7 @@ def test_impossible_values_are_refused_before_any_work(tiny_config, tmp_path, mo
         raise AssertionError("data was loaded")
 
     monkeypatch.setattr(engine, "build_dataset", no_data)
-    with pytest.raises(ScenelabError, match="--epochs must be positive"):
+    with pytest.raises(ScenelabError, match="--epochs must be a whole number >= 1, got 0"):
         train(tiny_config(tmp_path / "a", epochs=0))
     with pytest.raises(ScenelabError, match="longer than training"):
         train(tiny_config(tmp_path / "a", epochs=2, warmup_epochs=3))
@@ -175,9 +175,13 @@ def test_resume_refuses_a_different_recipe_and_a_new_run_refuses_an_old_folder(
 
 
 def test_cli_errors_are_one_line_without_traceback(capsys):
-    assert main(["train", "--epochs", "0"]) == 2
+    with pytest.raises(SystemExit) as exited:  # argparse refuses the value itself
+        main(["train", "--epochs", "0"])
+    assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("scenelab: error: --epochs must be positive") and "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last == "scenelab train: error: argument --epochs: must be a whole number >= 1, got '0'"
+    assert "Traceback" not in err
 
 
 def test_float64_runs_of_native_and_custom_conv_agree_to_rounding(tiny_config, tmp_path):

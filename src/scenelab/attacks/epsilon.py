@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from scenelab.errors import ScenelabError
@@ -14,11 +15,17 @@ def parse_epsilon(text: str | float, name: str = "epsilon") -> float:
     """
     if isinstance(text, str):
         try:
-            value = float(Fraction(text.strip()))
+            if not text.isascii():  # Fraction reads any Unicode digit
+                raise ValueError(text)
+            fraction = Fraction(text.strip())
         except (ValueError, ZeroDivisionError):
             raise ScenelabError(
                 f"{name} {text!r} is not a number or a fraction like 6/255"
             ) from None
+        try:
+            value = float(fraction)
+        except OverflowError:  # 1e400: beyond any float, so out of range
+            value = math.inf if fraction > 0 else -math.inf
     else:
         value = float(text)
     check_epsilon(value, name)

@@ -3,13 +3,16 @@
 Each sub-command lives in its own module here with a ``register(subparsers)``
 function that adds its parser and sets ``func`` to the one library function it
 calls. Errors the user can fix are raised as ``ScenelabError`` and printed
-without a traceback.
+without a traceback. Anything else that escapes a command is a bug: the error boundary
+in ``main`` prints it as one line and exits 1, unless ``--debug`` (or SCENELAB_DEBUG=1)
+asks for the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -39,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, compare and probe convolutional networks for scene classification.",
     )
     parser.add_argument("--version", action="version", version=f"scenelab {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the Python traceback of an unexpected error (also: SCENELAB_DEBUG=1)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"scenelab.cli.{name}").register(subparsers)
@@ -62,3 +70,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scenelab: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # the backstop: a bug, told in one line
+        if args.debug or os.environ.get("SCENELAB_DEBUG", "") not in ("", "0"):
+            raise
+        print(
+            f"scenelab: error: {unexpected_error_line(command_name(args), error)}", file=sys.stderr
+        )
+        return 1
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """``train``, ``data verify``, ``study conv``...: the sub-command that ran."""
+    words = [args.command]
+    words += [getattr(args, key) for key in ("data_command", "benchmark", "study") if key in args]
+    return " ".join(str(word) for word in words if word)
+
+
+def unexpected_error_line(command: str, error: BaseException) -> str:
+    """The one line an unexpected exception is shown as: the command, the exception's type
+    and message (control characters escaped, one line) and how to see the traceback."""
+    # TODO(safetext): use scenelab.safetext's terminal escaping once it is merged.
+    message = repr(user_message(error))[1:-1]
+    return (
+        f"{command} failed: {type(error).__name__}: {message} "
+        "(run again with --debug or SCENELAB_DEBUG=1 for the traceback)"
+    )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.attacks.epsilon import parse_epsilon, parse_epsilons
-from scenelab.errors import ScenelabError
+from scenelab.cli.types import class_index, count, device, path, pixel_list, pixels, setting
 
 DEFAULT_SWEEP = "0,1/255,2/255,4/255,6/255,8/255"
 
@@ -16,32 +15,11 @@ def parse_target(text: str) -> str | int:
     if name in ("untargeted", "least_likely"):
         return name
     try:
-        return int(name)
-    except ValueError:
+        return class_index(name)
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not 'untargeted', 'least_likely' or a class index"
+            f"{text!r} is not 'untargeted', 'least_likely' or a class index (0, 1, ...)"
         ) from None
-
-
-def _epsilon(text: str) -> float:
-    try:
-        return parse_epsilon(text)
-    except ScenelabError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _step_size(text: str) -> float:
-    try:
-        return parse_epsilon(text, name="step size")
-    except ScenelabError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _epsilons(text: str) -> list[float]:
-    try:
-        return parse_epsilons(text)
-    except ScenelabError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -60,19 +38,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "plots/attack_examples.png. Defaults mirror the study: 10 steps, epsilon 6/255 (its "
         "0.1 in normalised units), the least-likely class as target.",
     )
-    parser.add_argument("run", metavar="RUN", help="run folder or checkpoint file")
-    parser.add_argument("--data", help="dataset: a folder or 'digits' (default: the run's data)")
+    parser.add_argument("run", type=path, metavar="RUN", help="run folder or checkpoint file")
+    parser.add_argument(
+        "--data", type=path, help="dataset: a folder or 'digits' (default: the run's data)"
+    )
     parser.add_argument("--split", default="val", help="split to attack (default: val)")
     parser.add_argument(
         "--epsilon",
-        type=_epsilon,
+        type=pixels(),
         default=6 / 255,
         help="L-infinity budget in pixels, a number or a fraction like 6/255 (default: 6/255)",
     )
-    parser.add_argument("--steps", type=int, default=10, help="PGD steps (default: 10)")
+    parser.add_argument("--steps", type=count, default=10, help="PGD steps (default: 10)")
     parser.add_argument(
         "--step-size",
-        type=_step_size,
+        type=pixels("step size"),
         default=None,
         help="step in pixels (default: 2.5*epsilon/steps, Madry et al.; capped at epsilon "
         "without a random start); the sweep's other epsilons always use the default rule",
@@ -91,34 +71,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--restarts",
-        type=int,
+        type=count,
         default=1,
         help="random restarts; each image keeps its strongest run (default: 1)",
     )
     parser.add_argument(
         "--sweep",
-        type=_epsilons,
+        type=pixel_list,
         default=DEFAULT_SWEEP,
         help=f"comma-separated epsilons for the accuracy-vs-epsilon plot (default: "
         f"{DEFAULT_SWEEP})",
     )
     parser.add_argument(
         "--limit",
-        type=int,
+        type=count,
         default=None,
         help="attack this many images spread evenly over the split (default: all)",
     )
     parser.add_argument(
-        "--examples", type=int, default=6, help="images in the examples figure (default: 6)"
-    )
-    parser.add_argument("--batch-size", type=int, default=128, help="default: 128")
-    parser.add_argument(
-        "--workers", type=int, default=0, help="data-loading processes (default: 0)"
+        "--examples", type=count, default=6, help="images in the examples figure (default: 6)"
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the random starts (default: 0)"
+        "--batch-size", type=setting("batch_size"), default=128, help="default: 128"
     )
     parser.add_argument(
-        "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+        "--workers", type=setting("workers"), default=0, help="data-loading processes (default: 0)"
+    )
+    parser.add_argument(
+        "--seed", type=setting("seed"), default=0, help="seed of the random starts (default: 0)"
+    )
+    parser.add_argument(
+        "--device", type=device(), default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
     )
     parser.set_defaults(func=_run)

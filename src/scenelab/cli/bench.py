@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.types import count, device, path, setting
+
 
 def add_conv_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `scenelab bench conv`, shared with benchmarks/conv.py."""
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument(
+        "--device", type=device(auto=False), default="cpu", help="cpu or cuda (default: cpu)"
+    )
     parser.add_argument(
         "--dtype",
         choices=["float32", "bfloat16"],
@@ -15,14 +19,14 @@ def add_conv_arguments(parser: argparse.ArgumentParser) -> None:
         help="bfloat16 runs under torch.autocast (default: float32)",
     )
     parser.add_argument("--channels-last", action="store_true", help="NHWC inputs and weights")
-    parser.add_argument("--batch-size", type=int, default=64, help="default: 64")
+    parser.add_argument("--batch-size", type=setting("batch_size"), default=64, help="default: 64")
     parser.add_argument(
-        "--repeats", type=int, default=10, help="interleaved timing repeats (default: 10)"
+        "--repeats", type=count, default=10, help="interleaved timing repeats (default: 10)"
     )
     parser.add_argument(
         "--quick", action="store_true", help="the training step only, 3 repeats, one memory sample"
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--json", type=path, metavar="PATH", help="also write the results as JSON")
 
 
 def _conv(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.types import path
 from scenelab.compare import compare_command
 
 
@@ -19,7 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.set_defaults(func=compare_command)
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (two or more)")
     parser.add_argument(
-        "--out", metavar="DIR", help="output folder (default: 'compare' beside the first run)"
+        "runs", type=path, nargs="+", metavar="RUN", help="run folders (two or more)"
+    )
+    parser.add_argument(
+        "--out",
+        type=path,
+        metavar="DIR",
+        help="output folder (default: 'compare' beside the first run)",
     )

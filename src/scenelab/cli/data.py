@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from scenelab.cli.types import path, url
+
 
 def _download(args: argparse.Namespace) -> int:
     from scenelab.data.download import MINIPLACES_ARCHIVE, download_miniplaces
 
     checksum = {None: MINIPLACES_ARCHIVE.checksum, "none": None}.get(args.checksum, args.checksum)
-    download_miniplaces(args.dir, mirror=args.mirror, checksum=checksum)
+    download_miniplaces(Path(args.dir), mirror=args.mirror, checksum=checksum)
     return 0
 
 
@@ -37,9 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "download, check the archive's checksum, and extract it (refusing unsafe members).",
     )
     download.add_argument("dataset", choices=["miniplaces"], help="the dataset to download")
-    download.add_argument("dir", type=Path, metavar="DIR", help="folder to download into")
+    download.add_argument("dir", type=path, metavar="DIR", help="folder to download into")
     download.add_argument(
         "--mirror",
+        type=url,
         metavar="URL",
         help="fetch every file from URL/<name> instead of the official sites",
     )
@@ -58,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(exists, decodes) of every split of ROOT, on all cores; print each problem with its "
         "file and line, and exit 1 if there is any.",
     )
-    verify.add_argument("root", metavar="ROOT", help="a dataset folder (or 'digits')")
+    verify.add_argument("root", type=path, metavar="ROOT", help="a dataset folder (or 'digits')")
     verify.set_defaults(func=_verify)
 
     stats = commands.add_parser(
@@ -67,5 +70,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Images per class and split, image sizes, and the per-channel mean and "
         "standard deviation of the training pixels in [0, 1].",
     )
-    stats.add_argument("root", metavar="ROOT", help="a dataset folder, or 'digits'")
+    stats.add_argument("root", type=path, metavar="ROOT", help="a dataset folder, or 'digits'")
     stats.set_defaults(func=_stats)

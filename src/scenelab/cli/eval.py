@@ -4,27 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.types import device, path, setting
 from scenelab.evaluate import TTA_MODES, eval_command
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number above zero."""
-    return _whole_number(text, minimum=1)
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: a whole number, zero or more."""
-    return _whole_number(text, minimum=0)
-
-
-def _whole_number(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,9 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.set_defaults(func=eval_command)
-    parser.add_argument("run", metavar="RUN|CHECKPOINT", help="run folder or checkpoint file")
     parser.add_argument(
-        "--data", default="digits", help="'digits' (built in, the default) or a dataset folder"
+        "run", type=path, metavar="RUN|CHECKPOINT", help="run folder or checkpoint file"
+    )
+    parser.add_argument(
+        "--data",
+        type=path,
+        default="digits",
+        help="'digits' (built in, the default) or a dataset folder",
     )
     parser.add_argument("--split", default="val", choices=("train", "val", "test"))
     parser.add_argument(
@@ -52,12 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=TTA_MODES,
         help="test-time augmentation: flip averages the softmax of each image and its mirror",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
+    parser.add_argument("--batch-size", type=setting("batch_size"), default=256, metavar="N")
     parser.add_argument(
         "--workers",
-        type=non_negative_int,
+        type=setting("workers"),
         default=2,
         metavar="N",
         help="data-loading processes (default 2)",
     )
-    parser.add_argument("--device", default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--device", type=device(), default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N"
+    )

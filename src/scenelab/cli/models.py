@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.types import setting
 from scenelab.models.registry import models_command
 
 
@@ -19,6 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="models to count, or patterns")
-    parser.add_argument("--num-classes", type=int, default=100, help="classifier size (100)")
-    parser.add_argument("--image-size", type=int, default=128, help="input size in pixels (128)")
+    parser.add_argument(
+        "--num-classes", type=setting("num_classes"), default=100, help="classifier size (100)"
+    )
+    parser.add_argument(
+        "--image-size", type=setting("image_size"), default=128, help="input size in pixels (128)"
+    )
     parser.set_defaults(func=models_command)

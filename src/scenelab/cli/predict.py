@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.cli.eval import non_negative_int, positive_int
+from scenelab.cli.types import count, device, path, setting
 from scenelab.predict import predict_command
 
 
@@ -20,23 +20,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.set_defaults(func=predict_command)
-    parser.add_argument("run", metavar="RUN|CHECKPOINT", help="run folder or checkpoint file")
+    parser.add_argument(
+        "run", type=path, metavar="RUN|CHECKPOINT", help="run folder or checkpoint file"
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--images", nargs="+", metavar="PATH", help="image files, or folders of image files"
+        "--images",
+        type=path,
+        nargs="+",
+        metavar="PATH",
+        help="image files, or folders of image files",
     )
-    source.add_argument("--data", help="'digits' or a dataset folder")
+    source.add_argument("--data", type=path, help="'digits' or a dataset folder")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument(
-        "--top-k", type=int, metavar="K", help="classes per image (default 5, or the class count)"
+        "--top-k", type=count, metavar="K", help="classes per image (default 5, or the class count)"
     )
-    parser.add_argument("--out", metavar="CSV", help="output file (default RUN/predictions.csv)")
-    parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
+    parser.add_argument(
+        "--out", type=path, metavar="CSV", help="output file (default RUN/predictions.csv)"
+    )
+    parser.add_argument("--batch-size", type=setting("batch_size"), default=256, metavar="N")
     parser.add_argument(
         "--workers",
-        type=non_negative_int,
+        type=setting("workers"),
         default=0,
         metavar="N",
         help="data-loading processes (default 0)",
     )
-    parser.add_argument("--device", default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--device", type=device(), default="auto", help="auto (CUDA if there), cpu, cuda, cuda:N"
+    )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.types import count, device, path
+
 BUDGET_CHOICES = ("smoke", "small", "full")
 
 
 def _sections(text: str) -> list[int]:
+    """A type: comma-separated section numbers (reproduce checks that they exist)."""
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
+        return [count(part) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of section numbers (1-7)"
         ) from None
@@ -34,7 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resumed.",
     )
     parser.add_argument(
-        "--data", default="digits", help="'digits' (built in, the default) or a dataset folder"
+        "--data",
+        type=path,
+        default="digits",
+        help="'digits' (built in, the default) or a dataset folder",
     )
     parser.add_argument(
         "--budget",
@@ -46,14 +52,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: smoke)",
     )
     parser.add_argument(
-        "--out", metavar="DIR", help="output folder (default runs/reproduce-DATA-BUDGET)"
+        "--out", type=path, metavar="DIR", help="output folder (default runs/reproduce-DATA-BUDGET)"
     )
     parser.add_argument(
         "--pretrained",
+        type=path,
         metavar="PATH",
         help="torchvision ResNet-18 ImageNet state dict for the fine-tuned run (skipped without)",
     )
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--device", type=device(), default="auto", help="auto (default), cpu, cuda or cuda:N"
+    )
     parser.add_argument(
         "--only",
         type=_sections,

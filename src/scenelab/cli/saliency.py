@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.types import count, device, non_negative, path, setting
+
 
 def _run(args: argparse.Namespace) -> int:
     from scenelab.explain.report import saliency_report
@@ -20,11 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Integrated Gradients (Sundararajan et al. 2017), for the predicted class. Writes "
         "plots/saliency_METHOD.png in the run folder.",
     )
-    parser.add_argument("run", metavar="RUN", help="run folder or checkpoint file")
-    parser.add_argument("--data", help="dataset: a folder or 'digits' (default: the run's data)")
+    parser.add_argument("run", type=path, metavar="RUN", help="run folder or checkpoint file")
+    parser.add_argument(
+        "--data", type=path, help="dataset: a folder or 'digits' (default: the run's data)"
+    )
     parser.add_argument("--split", default="val", help="split to draw from (default: val)")
     parser.add_argument(
-        "--n", type=int, default=20, help="images, spread evenly over the split (default: 20)"
+        "--n", type=count, default=20, help="images, spread evenly over the split (default: 20)"
     )
     parser.add_argument(
         "--method",
@@ -40,22 +44,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(the study's variant) (default: logit)",
     )
     parser.add_argument(
-        "--samples", type=int, default=50, help="SmoothGrad: noisy copies (default: 50)"
+        "--samples", type=count, default=50, help="SmoothGrad: noisy copies (default: 50)"
     )
     parser.add_argument(
         "--noise",
-        type=float,
+        type=non_negative,
         default=0.15,
         help="SmoothGrad: noise standard deviation as a fraction of each image's range "
         "(default: 0.15)",
     )
     parser.add_argument(
-        "--steps", type=int, default=50, help="Integrated Gradients: quadrature nodes (default: 50)"
+        "--steps",
+        type=count,
+        default=50,
+        help="Integrated Gradients: quadrature nodes (default: 50)",
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="inputs per pass (default: 64)")
-    parser.add_argument("--seed", type=int, default=0, help="SmoothGrad noise seed (default: 0)")
-    parser.add_argument("--out", help="PNG path (default: RUN/plots/saliency_METHOD.png)")
     parser.add_argument(
-        "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+        "--batch-size", type=setting("batch_size"), default=64, help="inputs per pass (default: 64)"
+    )
+    parser.add_argument(
+        "--seed", type=setting("seed"), default=0, help="SmoothGrad noise seed (default: 0)"
+    )
+    parser.add_argument(
+        "--out", type=path, help="PNG path (default: RUN/plots/saliency_METHOD.png)"
+    )
+    parser.add_argument(
+        "--device", type=device(), default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
     )
     parser.set_defaults(func=_run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.types import device, path, setting
 from scenelab.config import AMP_CHOICES, DTYPE_CHOICES
 from scenelab.study import study_conv_command
 
@@ -24,10 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     conv.set_defaults(func=study_conv_command)
-    conv.add_argument("--data", help="'digits' (built in, the default) or a dataset folder")
+    conv.add_argument(
+        "--data", type=path, help="'digits' (built in, the default) or a dataset folder"
+    )
     conv.add_argument("--model", help="model name (default simplenet)")
-    conv.add_argument("--epochs", type=int, help="default: the dataset's training default")
-    conv.add_argument("--batch-size", type=int)
+    conv.add_argument(
+        "--epochs", type=setting("epochs"), help="default: the dataset's training default"
+    )
+    conv.add_argument("--batch-size", type=setting("batch_size"))
     conv.add_argument(
         "--amp",
         choices=AMP_CHOICES,
@@ -39,8 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="of parameters and images (default float32); float64 (implies --amp off) "
         "takes rounding out of the comparison",
     )
-    conv.add_argument("--image-size", type=int, help="default: the dataset's")
-    conv.add_argument("--seed", type=int, help="one seed for both runs (default 0)")
-    conv.add_argument("--workers", type=int, help="data-loading processes per run (default 2)")
-    conv.add_argument("--device", help="auto (CUDA if there), cpu, cuda, cuda:N")
-    conv.add_argument("--out", metavar="DIR", help="default runs/study-conv-MODEL-DATA")
+    conv.add_argument("--image-size", type=setting("image_size"), help="default: the dataset's")
+    conv.add_argument("--seed", type=setting("seed"), help="one seed for both runs (default 0)")
+    conv.add_argument(
+        "--workers", type=setting("workers"), help="data-loading processes per run (default 2)"
+    )
+    conv.add_argument("--device", type=device(), help="auto (CUDA if there), cpu, cuda, cuda:N")
+    conv.add_argument("--out", type=path, metavar="DIR", help="default runs/study-conv-MODEL-DATA")

@@ -5,22 +5,9 @@ from __future__ import annotations
 import argparse
 
 from scenelab.attacks.adversarial import ADV_CHOICES, ADV_TARGETS
-from scenelab.attacks.epsilon import parse_epsilon
+from scenelab.cli.types import device, path, pixels, setting
 from scenelab.config import AMP_CHOICES, AUGMENT_CHOICES, CONV_CHOICES, DTYPE_CHOICES
-from scenelab.errors import ScenelabError
 from scenelab.train.command import train_command
-
-
-def _pixels(flag: str):
-    """An argparse type: a number or fraction like 6/255 in [0, 1]."""
-
-    def parse(text: str) -> float:
-        try:
-            return parse_epsilon(text, flag)
-        except ScenelabError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,35 +25,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.set_defaults(func=train_command, config=None, resume=None)
     source = parser.add_argument_group("run")
-    source.add_argument("--config", metavar="YAML", help="settings file (flags override it)")
+    source.add_argument(
+        "--config", type=path, metavar="YAML", help="settings file (flags override it)"
+    )
     source.add_argument(
         "--resume",
+        type=path,
         metavar="RUN",
         help="continue the run folder RUN exactly where it stopped (no other flag needed)",
     )
-    source.add_argument("--out", metavar="DIR", help="run folder (default runs/MODEL-DATA)")
+    source.add_argument(
+        "--out", type=path, metavar="DIR", help="run folder (default runs/MODEL-DATA)"
+    )
     source.add_argument(
         "--ckpt-minutes",
-        type=float,
+        type=setting("ckpt_minutes"),
         metavar="M",
         help="also save checkpoints/last.pt every M minutes, mid-epoch",
     )
 
     what = parser.add_argument_group("data and model")
     what.add_argument(
-        "--data", metavar="ROOT", help="'digits' (built in, the default) or a dataset folder"
+        "--data",
+        type=path,
+        metavar="ROOT",
+        help="'digits' (built in, the default) or a dataset folder",
     )
     what.add_argument("--model", metavar="NAME", help="model name (`scenelab models` lists them)")
     what.add_argument("--conv", choices=CONV_CHOICES, help="convolution implementation")
     what.add_argument(
         "--pretrained",
+        type=path,
         metavar="PATH",
         help="torchvision-format state dict to start from (torchvision models only)",
     )
-    what.add_argument("--image-size", type=int, metavar="PX", help="square input size")
+    what.add_argument(
+        "--image-size", type=setting("image_size"), metavar="PX", help="square input size"
+    )
     what.add_argument("--augment", choices=AUGMENT_CHOICES, help="augmentation recipe")
     what.add_argument(
-        "--workers", type=int, metavar="N", help="data-loading processes (default 2; digits 0)"
+        "--workers",
+        type=setting("workers"),
+        metavar="N",
+        help="data-loading processes (default 2; digits 0)",
     )
     what.add_argument(
         "--strict-data",
@@ -81,28 +82,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
 
     recipe = parser.add_argument_group("optimisation")
-    recipe.add_argument("--epochs", type=int, metavar="N", help="default 60; digits 10")
+    recipe.add_argument(
+        "--epochs", type=setting("epochs"), metavar="N", help="default 60; digits 10"
+    )
     recipe.add_argument(
         "--batch-size",
-        type=int,
+        type=setting("batch_size"),
         metavar="N",
         help="global batch over all processes (256; digits 32)",
     )
-    recipe.add_argument("--lr", type=float, help="peak learning rate (default 0.1 x batch/256)")
-    recipe.add_argument("--wd", type=float, help="weight decay (default 1e-4; 0 during warm-up)")
-    recipe.add_argument("--momentum", type=float, metavar="M", help="SGD momentum (default 0.9)")
+    recipe.add_argument(
+        "--lr", type=setting("lr"), help="peak learning rate (default 0.1 x batch/256)"
+    )
+    recipe.add_argument(
+        "--wd", type=setting("wd"), help="weight decay (default 1e-4; 0 during warm-up)"
+    )
+    recipe.add_argument(
+        "--momentum", type=setting("momentum"), metavar="M", help="SGD momentum (default 0.9)"
+    )
     recipe.add_argument("--nesterov", action=argparse.BooleanOptionalAction)
     recipe.add_argument(
-        "--warmup-epochs", type=float, metavar="E", help="linear warm-up length (default 1)"
+        "--warmup-epochs",
+        type=setting("warmup_epochs"),
+        metavar="E",
+        help="linear warm-up length (default 1)",
     )
-    recipe.add_argument("--label-smoothing", type=float, metavar="EPS", help="default 0")
+    recipe.add_argument(
+        "--label-smoothing", type=setting("label_smoothing"), metavar="EPS", help="default 0"
+    )
     recipe.add_argument(
         "--grad-clip",
-        type=float,
+        type=setting("grad_clip"),
         metavar="NORM",
         help="scale the gradients down to this total L2 norm when above it (default: off)",
     )
-    recipe.add_argument("--seed", type=int, metavar="N", help="default 0")
+    recipe.add_argument("--seed", type=setting("seed"), metavar="N", help="default 0")
 
     adversarial = parser.add_argument_group(
         "adversarial training",
@@ -118,17 +132,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "start, Wong et al. 2020); default none",
     )
     adversarial.add_argument(
-        "--adv-steps", type=int, metavar="N", help="PGD steps (default 5, the study's)"
+        "--adv-steps",
+        type=setting("adv_steps"),
+        metavar="N",
+        help="PGD steps (default 5, the study's)",
     )
     adversarial.add_argument(
         "--adv-epsilon",
-        type=_pixels("--adv-epsilon"),
+        type=pixels(),
         metavar="EPS",
         help="budget in pixels, a number or a fraction like 6/255 (default 6/255)",
     )
     adversarial.add_argument(
         "--adv-step-size",
-        type=_pixels("--adv-step-size"),
+        type=pixels("step size"),
         metavar="STEP",
         help="step in pixels (default 2.5*epsilon/steps for pgd, 1.25*epsilon for fgsm-rs)",
     )
@@ -154,10 +171,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     speed.add_argument("--channels-last", action=argparse.BooleanOptionalAction)
     speed.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile")
-    speed.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda or cuda:N")
+    speed.add_argument(
+        "--device", type=device(), metavar="DEV", help="auto (default), cpu, cuda or cuda:N"
+    )
     speed.add_argument(
         "--threads",
-        type=int,
+        type=setting("threads"),
         metavar="N",
         help="CPU threads for compute (default: one per core; digits 1)",
     )

@@ -18,21 +18,31 @@ def check_split(split: str) -> None:
         raise ScenelabError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
 
 
-def read_samples(root: Path, split: str) -> tuple[Samples, list[Problem]]:
-    """The samples of one split of a MiniPlaces or class-folder root, and their problems."""
-    check_split(split)
+def check_dataset(spec: str | Path) -> None:
+    """Refuse a dataset that is neither 'digits' nor a folder of a known layout: cheap, so
+    that commands that work long before they read a split (reproduce, study) check it
+    first. The list files and images are checked when a split is read."""
+    root = Path(spec)
+    if str(spec) == "digits":
+        return
     if not root.is_dir():
         raise ScenelabError(
             f"dataset {str(root)!r}: no such folder (expected a folder or 'digits')"
         )
+    if not (is_miniplaces_root(root) or is_folder_root(root)):
+        raise ScenelabError(
+            f"{root}: not a dataset: expected images/ with train.txt or val.txt (MiniPlaces),"
+            " or train/<class>/ folders (class folders)"
+        )
+
+
+def read_samples(root: Path, split: str) -> tuple[Samples, list[Problem]]:
+    """The samples of one split of a MiniPlaces or class-folder root, and their problems."""
+    check_split(split)
+    check_dataset(root)
     if is_miniplaces_root(root):
         return read_miniplaces(root, split)
-    if is_folder_root(root):
-        return read_folders(root, split)
-    raise ScenelabError(
-        f"{root}: not a dataset: expected images/ with train.txt or val.txt (MiniPlaces),"
-        " or train/<class>/ folders (class folders)"
-    )
+    return read_folders(root, split)
 
 
 def available_splits(root: Path) -> list[str]:

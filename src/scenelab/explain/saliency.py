@@ -22,6 +22,7 @@ the model at once, so memory does not grow with ``samples`` or ``steps``.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -110,7 +111,7 @@ def smoothgrad(
     one image consecutive, in chunks of ``batch_size // samples`` images (the layout of
     Captum's NoiseTunnel when one chunk holds the whole batch).
     """
-    if noise < 0 or samples < 1:
+    if not 0 <= noise < math.inf or samples < 1:  # `not` also refuses NaN
         raise ScenelabError(f"SmoothGrad needs noise >= 0 and samples >= 1, got {noise}, {samples}")
     with _probing(model, images, allow_unnormalized, batch_size):
         targets = _resolve_targets(model, images, target, batch_size)

@@ -23,6 +23,7 @@ from torch import nn
 from scenelab.errors import ScenelabError
 
 CHECKPOINT_DIR = "checkpoints"
+MODEL_KEYS = ("model", "num_classes", "conv")  # what a stored config must name to rebuild
 PREVIOUS_SUFFIX = ".prev"  # the file a save replaced, kept as a fallback
 # The temporary files of save_checkpoint: .NAME.PID.HEX8.tmp and .NAME.prev.PID.tmp
 TEMPORARY_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$|^\..+\.prev\.(\d+)\.tmp$")
@@ -292,14 +293,12 @@ def load_model(
     """The model a checkpoint describes, with its weights, on ``device``, in eval mode,
     and the checkpoint dict itself. A checkpoint whose weights, class list or image size
     do not fit the model its config names is refused, naming the file and the misfit."""
+    from scenelab.config import check_stored_config
     from scenelab.models import build_model, check_image_size
 
     path = resolve_checkpoint(path_or_run_dir)
     state = load_checkpoint(path, map_location="cpu")
-    config = state.get("config", {})
-    missing = [key for key in ("model", "num_classes", "conv") if key not in config]
-    if missing:
-        raise ScenelabError(f"{path}: checkpoint config lacks {', '.join(missing)}")
+    config = check_stored_config(state.get("config", {}), f"{path} (stored config)", MODEL_KEYS)
     model = build_model(config["model"], config["num_classes"], conv=config["conv"])
     load_weights(
         model,

@@ -26,7 +26,7 @@ def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> RunConfig:
     saved_path = run_dir / "config.yaml"
     if not saved_path.is_file():
         raise ScenelabError(f"--resume {run_dir}: not a run folder (it has no config.yaml)")
-    saved = RunConfig.from_yaml(saved_path)
+    saved = RunConfig.from_yaml(saved_path, flag="--resume")
     wanted = saved.replace(**overrides, out=str(run_dir))
     differences = saved.differences(wanted)
     if differences:

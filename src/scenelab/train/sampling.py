@@ -39,7 +39,8 @@ class ResumableSampler(Sampler[tuple[int, int]]):
 
     def sample_seeds(self) -> torch.Tensor:
         """One seed per dataset index for this epoch, the same on every rank."""
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        # Modulo 2**64, what manual_seed takes: equal below it, so old runs resume alike.
+        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**64)
         return torch.randint(_SEED_RANGE, (self.size,), generator=generator)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
