@@ -146,6 +146,15 @@ def test_an_unexpected_error_is_one_escaped_line_and_exit_1(monkeypatch, capsys)
     )
 
 
+def test_an_error_naming_a_hostile_path_reaches_the_terminal_escaped(capsys):
+    """A user error keeps its line breaks, but no control character of a path it names
+    (the ESC of an ANSI sequence) reaches the terminal raw."""
+    assert main(["eval", "runs/\x1b[2Jgone", "--data", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert "runs/\\x1b[2Jgone" in err
+
+
 @pytest.mark.parametrize(("argv", "env"), [(["--debug", "models"], None), (["models"], "1")])
 def test_debug_shows_the_traceback(monkeypatch, argv, env):
     monkeypatch.setattr("scenelab.cli.models.models_command", _boom)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from scenelab import __version__
 from scenelab.errors import ScenelabError, user_message
+from scenelab.safetext import terminal, terminal_lines
 
 # One module per sub-command group, in the order `scenelab --help` lists them.
 COMMAND_MODULES = [
@@ -61,11 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except ScenelabError as error:
-        print(f"scenelab: error: {user_message(error)}", file=sys.stderr)
+    except ScenelabError as error:  # messages name the user's paths: control characters escaped
+        print(f"scenelab: error: {terminal_lines(user_message(error))}", file=sys.stderr)
         return error.exit_code
     except OSError as error:  # a full disk, a missing permission: the machine, not a bug
-        print(f"scenelab: error: {user_message(error)}", file=sys.stderr)
+        print(f"scenelab: error: {terminal_lines(user_message(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("scenelab: interrupted", file=sys.stderr)
@@ -89,8 +90,7 @@ def command_name(args: argparse.Namespace) -> str:
 def unexpected_error_line(command: str, error: BaseException) -> str:
     """The one line an unexpected exception is shown as: the command, the exception's type
     and message (control characters escaped, one line) and how to see the traceback."""
-    # TODO(safetext): use scenelab.safetext's terminal escaping once it is merged.
-    message = repr(user_message(error))[1:-1]
+    message = terminal(user_message(error))
     return (
         f"{command} failed: {type(error).__name__}: {message} "
         "(run again with --debug or SCENELAB_DEBUG=1 for the traceback)"
