@@ -52,6 +52,7 @@ BASES: dict[str, tuple[str, ...]] = {
     "eval": ("eval", "{run}", "--data", "{data}", "--workers", "0", *CPU),
     "predict": ("predict", "{run}", "--data", "{data}", "--out", "{new}/p.csv", *CPU),
     "compare": ("compare", "{run}", "{run2}", "--out", "{new}"),
+    "export": ("export", "{run}", "--format", "state-dict", "--out", "{new}/model.pt"),
     # Both run for minutes on valid data: they are fuzzed up to their data check.
     "study conv": ("study", "conv", "--data", "{missing}", "--out", "{new}", *CPU),
     "reproduce": ("reproduce", "--data", "{missing}", "--out", "{new}", *CPU),

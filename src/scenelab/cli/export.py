@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.types import path
 from scenelab.export import FORMATS, export_model
 
 
@@ -26,12 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "std. Existing files are never overwritten."
         ),
     )
-    parser.add_argument("run", metavar="RUN|CHECKPOINT", help="run folder or checkpoint file")
+    parser.add_argument(
+        "run", type=path, metavar="RUN|CHECKPOINT", help="run folder or checkpoint file"
+    )
     parser.add_argument(
         "--format", choices=tuple(FORMATS), default="state-dict", help="default: state-dict"
     )
     parser.add_argument(
         "--out",
+        type=path,
         metavar="PATH",
         help="output file (default RUN/export/model.SUFFIX, or CHECKPOINT-export.SUFFIX)",
     )
