@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from scenelab.cli.eval import positive_int
+
 
 def add_conv_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `scenelab bench conv`, shared with benchmarks/conv.py."""
@@ -16,6 +18,12 @@ def add_conv_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--channels-last", action="store_true", help="NHWC inputs and weights")
     parser.add_argument("--batch-size", type=int, default=64, help="default: 64")
+    parser.add_argument(
+        "--image-size",
+        type=positive_int,
+        default=128,
+        help="input height and width (default: 128; the demo's digits are 16)",
+    )
     parser.add_argument(
         "--repeats", type=int, default=10, help="interleaved timing repeats (default: 10)"
     )
