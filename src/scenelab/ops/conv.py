@@ -160,9 +160,7 @@ class _Geometry:
         self.out_w = (padded_w - dilation[1] * (self.kw - 1) - 1) // stride[1] + 1
         self.out_hw = (self.out_h, self.out_w)
         self.pointwise = self.kh == self.kw == 1 and pads == (0, 0, 0, 0) and dilation == (1, 1)
-        self.channels_last = (
-            input.is_contiguous(memory_format=torch.channels_last) and not input.is_contiguous()
-        )
+        self.channels_last = im2col.memory_format_of(input) == torch.channels_last
         self.k = (self.channels // groups) * self.kh * self.kw  # rows of one group's columns
         self.positions = self.out_h * self.out_w
         self.element_size = input.element_size()
@@ -300,9 +298,10 @@ def _backward_chunk(
         if need_weight:
             grad_rows = g_rows.t() @ _im2col(x, geo, "rows")  # (O, kh*kw*C)
             grad_weight = grad_rows.view(geo.out_channels, geo.kh, geo.kw, -1).permute(0, 3, 1, 2)
-        if need_input:
-            w2d = weight.reshape(geo.out_channels, geo.k)  # (O, C*kh*kw), F.fold's order
-            grad_input = _fold((g_rows @ w2d).view(n, geo.positions, -1).transpose(1, 2), n, geo)
+        if need_input:  # (C*kh*kw x O) @ (O x L): F.fold's own layout, no transposing copy
+            w2d = weight.reshape(geo.out_channels, geo.k)
+            g_ol = g_rows.view(n, geo.positions, geo.out_channels).transpose(1, 2)
+            grad_input = _fold(torch.bmm(_shared(w2d.t(), n), g_ol), n, geo)
         return grad_input, grad_weight
 
     w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)

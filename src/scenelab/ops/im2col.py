@@ -15,9 +15,11 @@ copy, where ``F.unfold`` runs a scalar loop per sample and channel:
 * ``"unfold"`` (N, C*kh*kw, OH*OW), ``F.unfold``'s own layout, for contiguous (NCHW)
   inputs: the innermost run is a row of OW pixels.
 
-col2im, the adjoint, is kh*kw strided accumulations of the gradient's patches into a zero
-padded gradient (one ``add_`` per kernel offset, each over every sample and channel at once),
-then the padding is cut off.
+``col2im``, the adjoint, is kh*kw strided accumulations of the gradient's patches into a
+zero padded gradient (one ``add_`` per kernel offset, each over every sample and channel at
+once), then the padding is cut off. It is the measured alternative to ``F.fold``, which
+won on this CPU (``benchmarks/conv_im2col.py``, docs/benchmarks.md), so the op's col2im is
+``F.fold``; this one stays for that benchmark and for a GPU to be measured on.
 """
 
 from __future__ import annotations
