@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow test-report lint format clean
+.PHONY: demo test test-slow test-report lint format clean device-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,8 @@ format: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# On a machine with a CUDA GPU: CUDA tests, bench conv (float32; bf16 + channels_last) and a
+# short trainer throughput run, one table (scripts/device_check.sh; under 8 minutes).
+device-check: $(VENV)/.installed-dev
+	PYTHON=$(BIN)/python bash scripts/device_check.sh

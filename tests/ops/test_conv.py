@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from scenelab.ops import conv2d
 
@@ -189,9 +190,11 @@ def test_batch_split_into_chunks_matches(monkeypatch, threads, channels_last, gr
 
     monkeypatch.setattr(conv_module, "_COLUMN_BUDGET_BYTES", 8)
     calls = []
-    real_unfold = F.unfold
+    real_im2col = conv_module.im2col.im2col
     monkeypatch.setattr(
-        conv_module.F, "unfold", lambda x, *a, **k: calls.append(len(x)) or real_unfold(x, *a, **k)
+        conv_module.im2col,
+        "im2col",
+        lambda x, *a, **k: calls.append(len(x)) or real_im2col(x, *a, **k),
     )
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -275,6 +278,20 @@ def test_pointwise_stride_one_needs_no_unfold(monkeypatch):
     assert torch.autograd.gradcheck(lambda x, w: conv2d(x, w), (x, w), fast_mode=True)
 
 
+def test_pointwise_stride_one_needs_no_im2col(monkeypatch):
+    from scenelab.ops import im2col
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a 1x1 stride-1 convolution must not build columns")
+
+    monkeypatch.setattr(im2col, "im2col", forbidden)
+    for memory_format in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(3, 8, 5, 6, dtype=torch.float64).contiguous(memory_format=memory_format)
+        w = torch.randn(4, 8, 1, 1, dtype=torch.float64, requires_grad=True)
+        x.requires_grad_()
+        assert torch.autograd.gradcheck(lambda x, w: conv2d(x, w), (x, w), fast_mode=True)
+
+
 def test_input_gradient_only_when_needed(monkeypatch):
     calls = []
     real_fold = F.fold
@@ -320,3 +337,90 @@ def test_matches_pytorch_on_cuda(config):
     torch.backends.cuda.matmul.allow_tf32 = False
     assert max(compare_with_pytorch(config, torch.float64, device="cuda")) <= 1e-10
     assert max(compare_with_pytorch(config, torch.float32, device="cuda")) <= 1e-5
+
+
+# The strided im2col/col2im paths (scenelab.ops.im2col): NCHW and NHWC, each corner.
+CORNERS = {
+    "odd sizes": conv_config(size=(7, 5), out_channels=3),
+    "stride larger than the kernel": conv_config(kernel=(2, 2), stride=(3, 4), size=(11, 10)),
+    "dilation": conv_config(dilation=(2, 3), size=(9, 10), padding=(2, 1)),
+    "groups": conv_config(in_channels=6, out_channels=9, groups=3),
+    "depthwise": conv_config(in_channels=5, out_channels=5, groups=5, kernel=(3, 2)),
+    "asymmetric same": conv_config(kernel=(4, 2), padding="same", dilation=(1, 2)),
+    "batch 1": conv_config(batch=1, size=(6, 9)),
+    "stem 7x7/2": conv_config(
+        in_channels=3, kernel=(7, 7), stride=(2, 2), padding=3, size=(17, 15)
+    ),
+}
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("corner", list(CORNERS))
+def test_strided_paths_match_pytorch(corner, channels_last):
+    config = {**CORNERS[corner], "channels_last": channels_last}
+    assert max(compare_with_pytorch(config, torch.float64)) <= 1e-10
+    x, w, b = make_tensors(config, torch.float64)
+    assert torch.autograd.gradcheck(
+        lambda *t: conv2d(*t, *geometry(config)), (x, w, b), fast_mode=True
+    )
+
+
+class _Recorder(TorchDispatchMode):
+    """Records the ATen ops (and their tensor dtypes) that run while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[tuple[str, list[torch.dtype]]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        dtypes = [a.dtype for a in args if isinstance(a, torch.Tensor)]
+        self.calls.append((func.overloadpacket.__name__, dtypes))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_autocast_bf16_products_run_in_bf16(channels_last):
+    config = conv_config(in_channels=8, out_channels=16, size=(10, 10), channels_last=channels_last)
+    x, w, b = make_tensors(config, torch.float32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        reference = F.conv2d(x, w, b, 1, 1)
+        with _Recorder() as recorder:
+            ours = conv2d(x, w, b, 1, 1)
+            ours.float().sum().backward()
+    products = [dtypes for name, dtypes in recorder.calls if name in ("mm", "bmm", "addmm")]
+    assert len(products) >= 3  # forward, grad_input, grad_weight
+    assert all(d == torch.bfloat16 for dtypes in products for d in dtypes), products
+    assert ours.dtype == torch.bfloat16
+    torch.testing.assert_close(ours, reference, rtol=2e-2, atol=5e-2)
+    assert w.grad.dtype == torch.float32
+
+
+HOST_SYNCS = {"_local_scalar_dense", "nonzero", "item", "_to_copy", "is_nonzero"}
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("corner", ["stem 7x7/2", "groups", "asymmetric same"])
+def test_no_host_sync_inside_the_op(corner, channels_last):
+    """No .item(), int(tensor), nonzero or device copy: on a GPU each would stall the stream.
+    (aten::_local_scalar_dense is what .item(), int() and bool() of a tensor dispatch to.)"""
+    config = {**CORNERS[corner], "channels_last": channels_last}
+    x, w, b = make_tensors(config, torch.float32)
+    with _Recorder() as recorder:
+        conv2d(x, w, b, *geometry(config)).sum().backward()
+    assert not [name for name, _ in recorder.calls if name in HOST_SYNCS]
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("corner", list(CORNERS))
+def test_no_host_sync_on_cuda(corner, channels_last):
+    config = {**CORNERS[corner], "channels_last": channels_last}
+    x, w, b = make_tensors(config, torch.float32, device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        conv2d(x, w, b, *geometry(config)).sum().backward()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            conv2d(x, w, b, *geometry(config)).float().sum().backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

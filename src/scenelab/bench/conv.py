@@ -278,6 +278,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         channels_last=args.channels_last,
         batch_size=args.batch_size,
+        image_size=args.image_size,
         repeats=3 if args.quick else args.repeats,
         memory_repeats=1 if args.quick else 3,
         layers=not args.quick,

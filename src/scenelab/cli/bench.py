@@ -21,6 +21,12 @@ def add_conv_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels-last", action="store_true", help="NHWC inputs and weights")
     parser.add_argument("--batch-size", type=setting("batch_size"), default=64, help="default: 64")
     parser.add_argument(
+        "--image-size",
+        type=setting("image_size"),
+        default=128,
+        help="input height and width (default: 128; the demo's digits are 16)",
+    )
+    parser.add_argument(
         "--repeats", type=count, default=10, help="interleaved timing repeats (default: 10)"
     )
     parser.add_argument(

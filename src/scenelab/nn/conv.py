@@ -1,4 +1,4 @@
-"""CustomConv2d: nn.Conv2d whose forward runs scenelab's unfold/fold convolution."""
+"""CustomConv2d: nn.Conv2d whose forward runs scenelab's im2col/matmul/col2im convolution."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""2-D convolution from scratch: im2col (``F.unfold``), one matmul, col2im (``F.fold``).
+"""2-D convolution from scratch: im2col (strided copies), one matmul, col2im (``F.fold``).
 
 For an input ``x`` of shape (N, C, H, W) and a weight of shape (O, C/G, kh, kw),
-``F.unfold`` gathers every receptive field into a column::
+im2col (``scenelab.ops.im2col``: one strided copy of the padded input, the same columns
+``F.unfold`` gives) gathers every receptive field into a column::
 
     cols[n, (c, i, j), l] = x_pad[n, c, oy*sh + i*dh, ox*sw + j*dw],   l = oy*OW + ox
 
@@ -20,14 +21,19 @@ Design decisions, each measured (``docs/benchmarks.md``):
 * The batch is processed in chunks so that the unfolded columns of one chunk stay
   small (``_COLUMN_BUDGET_BYTES``): peak memory stays near PyTorch's own conv and
   the columns are still warm in cache when the matmul reads them. A chunk holds at
-  least one sample per CPU thread, since im2col/col2im parallelise over samples.
+  least one sample per CPU thread, since ``F.fold`` (col2im) parallelises over samples.
+* im2col is one strided copy of the padded input, in the layout the product reads
+  (``scenelab.ops.im2col``), 2-20x faster than ``F.unfold``'s scalar loop; col2im stays
+  ``F.fold``, which beat kh*kw strided accumulations (``benchmarks/conv_im2col.py``).
 * The columns are *rebuilt* in backward instead of saved: saving them costs the
   whole unfolded activation (kh*kw times the input) for every layer until backward,
   rebuilding costs one more unfold per chunk.
 * A 1x1 convolution without padding is a plain matmul over channels; it needs no
   unfold at all (a stride only subsamples the input first).
-* channels_last inputs give channels_last outputs: the product is then taken as
-  (L x Ck) @ (Ck x O), whose result already is the NHWC layout.
+* channels_last inputs give channels_last outputs: the columns are then rows
+  (N*L x kh*kw*C, each a contiguous run of channels) and the product
+  (L x Ck) @ (Ck x O), whose result already is the NHWC layout; grad_weight is one
+  (O x nL) @ (nL x Ck) product per chunk.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+
+from scenelab.ops import im2col
 
 IntPair = int | Sequence[int]
 Padding = int | Sequence[int] | str
@@ -144,48 +152,49 @@ class _Geometry:
         self.batch, self.channels, self.height, self.width = input.shape
         self.out_channels, _, self.kh, self.kw = weight.shape
         self.stride, self.dilation, self.groups = stride, dilation, groups
+        self.pads = pads
+        self.kernel = (self.kh, self.kw)
         top, bottom, left, right = pads
-        self.symmetric = top == bottom and left == right
-        self.explicit_pad = (left, right, top, bottom)  # F.pad order, used when asymmetric
-        self.unfold_padding = (top, left) if self.symmetric else (0, 0)
-        self.padded_hw = (self.height + top + bottom, self.width + left + right)
-        self.out_h = (self.padded_hw[0] - dilation[0] * (self.kh - 1) - 1) // stride[0] + 1
-        self.out_w = (self.padded_hw[1] - dilation[1] * (self.kw - 1) - 1) // stride[1] + 1
+        padded_h, padded_w = self.height + top + bottom, self.width + left + right
+        self.out_h = (padded_h - dilation[0] * (self.kh - 1) - 1) // stride[0] + 1
+        self.out_w = (padded_w - dilation[1] * (self.kw - 1) - 1) // stride[1] + 1
+        self.out_hw = (self.out_h, self.out_w)
         self.pointwise = self.kh == self.kw == 1 and pads == (0, 0, 0, 0) and dilation == (1, 1)
-        self.channels_last = (
-            input.is_contiguous(memory_format=torch.channels_last) and not input.is_contiguous()
-        )
+        self.channels_last = im2col.memory_format_of(input) == torch.channels_last
         self.k = (self.channels // groups) * self.kh * self.kw  # rows of one group's columns
         self.positions = self.out_h * self.out_w
         self.element_size = input.element_size()
         self.device_type = input.device.type
 
 
-def _unfold(x: torch.Tensor, geo: _Geometry) -> torch.Tensor:
-    """im2col: (n, C, H, W) -> (n, G, C/G*kh*kw, L)."""
-    if not geo.symmetric:
-        x = F.pad(x, geo.explicit_pad)
-    cols = F.unfold(
-        x, (geo.kh, geo.kw), dilation=geo.dilation, padding=geo.unfold_padding, stride=geo.stride
+def _im2col(x: torch.Tensor, geo: _Geometry, layout: im2col.Layout) -> torch.Tensor:
+    """The columns of chunk ``x``: (n*L, kh*kw*C) for "rows", (n, G, C/G*kh*kw, L) else."""
+    cols = im2col.im2col(
+        im2col.pad(x, geo.pads), geo.kernel, geo.stride, geo.dilation, geo.out_hw, layout
     )
-    return cols.view(x.shape[0], geo.groups, geo.k, geo.positions)
+    return cols if layout == "rows" else cols.view(x.shape[0], geo.groups, geo.k, geo.positions)
 
 
-def _fold(grad_cols: torch.Tensor, geo: _Geometry) -> torch.Tensor:
-    """col2im, the adjoint of ``_unfold``: (n, G, Ck, L) -> (n, C, H, W)."""
-    n = grad_cols.shape[0]
-    grad = F.fold(
-        grad_cols.reshape(n, geo.groups * geo.k, geo.positions),
-        geo.padded_hw if not geo.symmetric else (geo.height, geo.width),
-        (geo.kh, geo.kw),
-        dilation=geo.dilation,
-        padding=geo.unfold_padding,
-        stride=geo.stride,
-    )
-    if not geo.symmetric:
-        left, _, top, _ = geo.explicit_pad
+def _fold(grad_cols: torch.Tensor, n: int, geo: _Geometry) -> torch.Tensor:
+    """col2im, the adjoint of ``_im2col``'s "unfold" layout: (n, G, Ck, L) -> (n, C, H, W).
+
+    ``F.fold`` here: kh*kw strided accumulations (``im2col.col2im``) measured 4-15x slower on
+    this CPU (``benchmarks/conv_im2col.py``)."""
+    top, bottom, left, right = geo.pads
+    cols = grad_cols.reshape(n, geo.groups * geo.k, geo.positions)
+    if top == bottom and left == right:
+        size, padding = (geo.height, geo.width), (top, left)
+    else:
+        size, padding = (geo.height + top + bottom, geo.width + left + right), (0, 0)
+    grad = F.fold(cols, size, geo.kernel, geo.dilation, padding, geo.stride)
+    if padding == (0, 0) and geo.pads != (0, 0, 0, 0):
         grad = grad[:, :, top : top + geo.height, left : left + geo.width]
     return grad
+
+
+def _weight_rows(weight: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+    """The weight as (O, kh*kw*C), the order of a "rows" column (free if channels_last)."""
+    return weight.permute(0, 2, 3, 1).reshape(geo.out_channels, -1)
 
 
 def _pointwise_input(x: torch.Tensor, geo: _Geometry) -> torch.Tensor:
@@ -229,11 +238,13 @@ def _forward_chunk(x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: t
         else:
             torch.bmm(_shared(w2d, n), x.reshape(n, geo.channels, geo.positions), out=out)
         return
-    cols = _unfold(x, geo)  # (n, G, Ck, L)
-    w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
     if groups == 1 and geo.channels_last:
-        torch.bmm(cols[:, 0].transpose(1, 2), _shared(w3d[0].t(), n), out=out)  # (n, L, O)
-    elif groups == 1:
+        rows = _im2col(x, geo, "rows")  # (nL, kh*kw*C)
+        torch.mm(rows, _weight_rows(weight, geo).t(), out=out.view(-1, geo.out_channels))
+        return
+    cols = _im2col(x, geo, "unfold")  # (n, G, Ck, L)
+    w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
+    if groups == 1:
         torch.bmm(_shared(w3d[0], n), cols[:, 0], out=out)  # (n, O, L)
     elif geo.channels_last:
         out.view(n, geo.positions, geo.out_channels).copy_(
@@ -282,34 +293,34 @@ def _backward_chunk(
             grad_weight = grad_weight.view_as(weight)
         return grad_input, grad_weight
 
-    w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
     if geo.channels_last and groups == 1:
-        g_lo = grad_out.permute(0, 2, 3, 1).reshape(n, geo.positions, geo.out_channels)
+        g_rows = grad_out.permute(0, 2, 3, 1).reshape(-1, geo.out_channels)  # (nL, O)
         if need_weight:
-            cols = _unfold(x, geo)[:, 0]  # (n, Ck, L)
-            grad_weight = torch.bmm(g_lo.transpose(1, 2), cols.transpose(1, 2)).sum(0)
-            grad_weight = grad_weight.view_as(weight)
-        if need_input:
-            grad_cols = torch.bmm(g_lo, _shared(w3d[0], n)).transpose(1, 2)  # (n, Ck, L) view
-            grad_input = _fold(grad_cols.unsqueeze(1), geo)
+            grad_rows = g_rows.t() @ _im2col(x, geo, "rows")  # (O, kh*kw*C)
+            grad_weight = grad_rows.view(geo.out_channels, geo.kh, geo.kw, -1).permute(0, 3, 1, 2)
+        if need_input:  # (C*kh*kw x O) @ (O x L): F.fold's own layout, no transposing copy
+            w2d = weight.reshape(geo.out_channels, geo.k)
+            g_ol = g_rows.view(n, geo.positions, geo.out_channels).transpose(1, 2)
+            grad_input = _fold(torch.bmm(_shared(w2d.t(), n), g_ol), n, geo)
         return grad_input, grad_weight
 
+    w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
     if groups == 1:
         g_ol = grad_out.reshape(n, geo.out_channels, geo.positions)
         if need_weight:
-            cols = _unfold(x, geo)[:, 0]
+            cols = _im2col(x, geo, "unfold")[:, 0]
             grad_weight = torch.bmm(g_ol, cols.transpose(1, 2)).sum(0).view_as(weight)
         if need_input:
             grad_cols = torch.bmm(_shared(w3d[0].t(), n), g_ol)  # (n, Ck, L)
-            grad_input = _fold(grad_cols.unsqueeze(1), geo)
+            grad_input = _fold(grad_cols, n, geo)
         return grad_input, grad_weight
 
     g = grad_out.reshape(n, groups, geo.out_channels // groups, geo.positions)
     if need_weight:
-        cols = _unfold(x, geo)
+        cols = _im2col(x, geo, "unfold")
         grad_weight = (g @ cols.transpose(-1, -2)).sum(0).view_as(weight)
     if need_input:
-        grad_input = _fold(w3d.transpose(1, 2) @ g, geo)
+        grad_input = _fold(w3d.transpose(1, 2) @ g, n, geo)
     return grad_input, grad_weight
 
 
