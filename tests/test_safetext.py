@@ -8,11 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from html.parser import HTMLParser
 
 import markdown as markdown_renderer
 import matplotlib
 import pytest
+from html_reader import read_page
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -44,36 +44,6 @@ HOSTILE = [
 ]
 
 
-class TextReader(HTMLParser):
-    """The text of a page, every tag it opens, and the text of each table cell."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.text, self.tags, self.cells, self.in_cell = "", [], [], False
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        if tag in ("td", "th"):
-            self.cells.append("")
-            self.in_cell = True
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th"):
-            self.in_cell = False
-
-    def handle_data(self, data):
-        self.text += data
-        if self.in_cell:
-            self.cells[-1] += data
-
-
-def read_html(page: str) -> TextReader:
-    reader = TextReader()
-    reader.feed(page)
-    reader.close()
-    return reader
-
-
 def shown(text: str) -> str:
     """What Markdown must show for ``text``: its line breaks are spaces, its other control
     characters escapes."""
@@ -86,7 +56,7 @@ def shown(text: str) -> str:
 @pytest.mark.parametrize("text", HOSTILE)
 def test_markdown_renders_literally_in_a_paragraph(text):
     page = markdown_renderer.markdown(f"x {safetext.markdown(text)}")
-    reader = read_html(page)
+    reader = read_page(page)
     assert reader.tags == ["p"], page
     assert reader.text == f"x {shown(text)}"
 
@@ -94,7 +64,7 @@ def test_markdown_renders_literally_in_a_paragraph(text):
 @pytest.mark.parametrize("text", HOSTILE)
 def test_markdown_renders_literally_at_the_start_of_a_line(text):
     page = markdown_renderer.markdown(safetext.markdown(text))
-    reader = read_html(page)
+    reader = read_page(page)
     assert reader.tags == ["p"], page
     assert reader.text == shown(text)
 
@@ -104,7 +74,7 @@ def test_markdown_renders_literally_in_table_cells():
     page = markdown_renderer.markdown(
         f"| name | n |\n| --- | --- |\n{rows}\n", extensions=["tables"]
     )
-    reader = read_html(page)
+    reader = read_page(page)
     assert set(reader.tags) == {"table", "thead", "tbody", "tr", "th", "td"}, page
     assert reader.cells == ["name", "n", *(cell for text in HOSTILE for cell in (shown(text), "1"))]
 
@@ -112,7 +82,7 @@ def test_markdown_renders_literally_in_table_cells():
 @pytest.mark.parametrize("text", ["a`b", "``", "`start", "end`", "<script>alert(1)</script>"])
 def test_markdown_code_is_one_code_span_of_the_text(text):
     page = markdown_renderer.markdown(f"x {safetext.markdown_code(text)} y")
-    reader = read_html(page)
+    reader = read_page(page)
     assert reader.tags == ["p", "code"], page
     assert reader.text == f"x {text} y"
 
@@ -120,7 +90,7 @@ def test_markdown_code_is_one_code_span_of_the_text(text):
 @pytest.mark.parametrize("text", HOSTILE)
 def test_html_is_text_in_an_element_and_in_an_attribute(text):
     value = safetext.html(text)
-    reader = read_html(f"<p title=\"{value}\">{value}</p><a title='{value}'>x</a>")
+    reader = read_page(f"<p title=\"{value}\">{value}</p><a title='{value}'>x</a>")
     assert reader.tags == ["p", "a"]
     assert reader.text == f"{text}x"
 

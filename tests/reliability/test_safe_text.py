@@ -12,12 +12,12 @@ import io
 import logging
 import shutil
 from contextlib import redirect_stderr, redirect_stdout
-from html.parser import HTMLParser
 from pathlib import Path
 
 import markdown as markdown_renderer
 import pytest
 import torch
+from html_reader import read_page
 from reliability_runs import SIZE
 from torchvision.io import write_png
 
@@ -84,42 +84,11 @@ def hostile(tmp_path_factory, one_thread) -> dict[str, Path]:
     return {"root": root, "run": run_dir, "folder": folder, "study": plan.out}
 
 
-class PageReader(HTMLParser):
-    """Every tag opened, its attributes, and the text of each table cell."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-        self.cells: list[str] = []
-        self.in_cell = False
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-        if tag in ("td", "th"):
-            self.cells.append("")
-            self.in_cell = True
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th"):
-            self.in_cell = False
-
-    def handle_data(self, data):
-        if self.in_cell:
-            self.cells[-1] += data
-
-
-def read_page(page: str) -> PageReader:
-    reader = PageReader()
-    reader.feed(page)
-    reader.close()
-    return reader
-
-
 def assert_no_live_markup(page: str) -> None:
     """No tag a name could have opened: no script, no element with an event handler, no
     <b> or <em> (every <img> is a figure of the report)."""
     reader = read_page(page)
-    for tag, attributes in reader.tags:
+    for tag, attributes in zip(reader.tags, reader.attributes, strict=True):
         assert tag not in ("script", "b", "em"), page
         assert not any(name.startswith("on") for name in attributes), (tag, attributes)
         if tag == "img":
