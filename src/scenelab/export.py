@@ -29,6 +29,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from scenelab import __version__
 from scenelab.errors import ScenelabError
 from scenelab.models.registry import SCENELAB_MODELS
 from scenelab.nn.conv import convert_convs
@@ -67,7 +68,7 @@ def export_metadata(model: nn.Module, state: dict[str, Any], fmt: ExportFormat) 
             else "not in the weights: feed (pixels in [0, 1] - mean) / std"
         ),
         "epoch": state.get("epoch"),
-        "scenelab_version": _version(),
+        "scenelab_version": __version__,
     }
 
 
@@ -148,9 +149,3 @@ def _default_path(source: Path, fmt: ExportFormat) -> Path:
     if source.is_dir():
         return source / "export" / f"model{suffix}"
     return source.with_name(f"{source.stem}-export{suffix}")
-
-
-def _version() -> str:
-    from scenelab import __version__
-
-    return __version__
