@@ -149,3 +149,15 @@ def test_the_command_writes_beside_a_checkpoint(resnet_run, tmp_path, capsys):
     assert "best-export.safetensors.json" in capsys.readouterr().out
     assert main(["export", str(checkpoint), "--format", "safetensors"]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_hostile_output_names_are_escaped_or_refused(resnet_run, tmp_path, capsys):
+    hostile = tmp_path / "\x1b[2J<b>$x$</b>.pt"
+    assert main(["export", str(resnet_run), "--out", str(hostile)]) == 0
+    assert hostile.is_file()
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[2J<b>$x$</b>.pt" in out
+    with pytest.raises(SystemExit) as refused:  # argparse's own exit
+        main(["export", str(resnet_run), "--out", ""])
+    assert refused.value.code == 2
+    assert "argument --out: must not be empty" in capsys.readouterr().err

@@ -6,11 +6,15 @@ import argparse
 
 from scenelab.cli.types import path
 from scenelab.export import FORMATS, export_model
+from scenelab.safetext import terminal
 
 
 def export_command(args: argparse.Namespace) -> int:
     path, sidecar = export_model(args.run, args.format, args.out)
-    print(f"wrote {path} and {sidecar.name} (how to feed the model: its metadata)")
+    print(
+        f"wrote {terminal(str(path))} and {terminal(sidecar.name)} "
+        "(how to feed the model: its metadata)"
+    )
     return 0
 
 
