@@ -29,7 +29,7 @@ _API = {
     "list_models": "scenelab.models.registry:list_models",
     "count_parameters": "scenelab.models.registry:count_parameters",
     "count_macs": "scenelab.models.registry:count_macs",
-    "load_model": "scenelab.train.checkpoint:load_model",
+    "load_model": "scenelab.checkpoint:load_model",
     "conv2d": "scenelab.ops.conv:conv2d",
     "CustomConv2d": "scenelab.nn.conv:CustomConv2d",
     "convert_convs": "scenelab.nn.conv:convert_convs",
@@ -69,6 +69,7 @@ __all__ = [
 if TYPE_CHECKING:
     from scenelab.attacks.pgd import fgsm, pgd
     from scenelab.attacks.robust import robust_accuracy
+    from scenelab.checkpoint import load_model
     from scenelab.config import RunConfig
     from scenelab.explain.saliency import gradient, integrated_gradients, smoothgrad
     from scenelab.export import export_model
@@ -76,7 +77,6 @@ if TYPE_CHECKING:
     from scenelab.models.registry import build_model, count_macs, count_parameters, list_models
     from scenelab.nn.conv import CustomConv2d, convert_convs
     from scenelab.ops.conv import conv2d
-    from scenelab.train.checkpoint import load_model
     from scenelab.train.engine import train as train_model
 
 

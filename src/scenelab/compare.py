@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from scenelab import plots
+from scenelab.checkpoint import MODEL_KEYS
 from scenelab.config import check_stored_config, read_yaml_mapping
 from scenelab.errors import ScenelabError
+from scenelab.files import write_text
 from scenelab.models import build_model
 from scenelab.safetext import csv_cell, markdown, terminal
-from scenelab.train.checkpoint import MODEL_KEYS
 
 CURVES = ("top1", "top5", "loss")
 
@@ -106,11 +108,12 @@ def compare_runs(folders: list[str | Path], out: str | Path) -> list[dict[str, A
     for curve in CURVES:
         plots.plot_run_comparison(curves, curve, out / f"compare_{curve}.png", title)
     table = [summarise(run) for run in runs]
-    with (out / "compare.csv").open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in table)
-    (out / "compare.md").write_text(format_table(table, markdown) + "\n")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
+    writer.writeheader()
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in table)
+    write_text(out / "compare.csv", buffer.getvalue())
+    write_text(out / "compare.md", format_table(table, markdown) + "\n")
     return table
 
 

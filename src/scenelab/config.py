@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -21,6 +20,7 @@ import yaml
 
 from scenelab.attacks.adversarial import adversarial_problems, resolve_adversarial
 from scenelab.errors import ScenelabError
+from scenelab.files import write_text
 
 BASE_LR = 0.1  # for a batch of 256, scaled linearly (Goyal et al. 2017)
 BASE_BATCH = 256
@@ -210,10 +210,7 @@ class RunConfig:
     def to_yaml(self, path: str | Path) -> None:
         """Write the file whole or not at all (temporary file + rename): a run killed while
         writing it must still resume."""
-        path = Path(path)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        os.replace(temporary, path)
+        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)

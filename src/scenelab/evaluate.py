@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -20,17 +20,18 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from scenelab import plots
-from scenelab.data import build_dataset, build_loader, build_transform
-from scenelab.errors import ScenelabError
-from scenelab.metrics import CALIBRATION_BINS, ClassificationMetrics, ClassificationReport
-from scenelab.safetext import csv_cell, terminal
-from scenelab.train.checkpoint import (
+from scenelab.checkpoint import (
     CHECKPOINT_DIR,
     check_classes,
     load_model,
     resolve_checkpoint,
 )
-from scenelab.train.engine import pick_device
+from scenelab.data import build_dataset, build_loader, build_transform
+from scenelab.device import pick_device
+from scenelab.errors import ScenelabError
+from scenelab.files import write_json, write_text
+from scenelab.metrics import CALIBRATION_BINS, ClassificationMetrics, ClassificationReport
+from scenelab.safetext import csv_cell, terminal
 
 DEFAULT_TOP_K = 5
 TTA_MODES = ("flip",)
@@ -117,7 +118,7 @@ def eval_command(args: argparse.Namespace) -> int:
         "tta": args.tta or "none",
         **report.to_dict(dataset.classes),
     }
-    (out / "eval.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+    write_json(out / "eval.json", result)
     write_confusion_csv(out / "confusion.csv", report.confusion, dataset.classes)
     plots.plot_confusion_matrix(report.confusion, dataset.classes, out / "confusion.png", title)
     plots.plot_reliability_diagram(report.calibration, out / "calibration.png", title)
@@ -131,11 +132,12 @@ def write_confusion_csv(path: Path, confusion: torch.Tensor, classes: list[str])
     """Rows are true classes, columns predicted classes, cells image counts. Class names
     are neutralised for spreadsheets (`safetext.csv_cell`)."""
     names = [csv_cell(name) for name in classes]
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["true \\ predicted", *names])
-        for name, row in zip(names, confusion.tolist(), strict=True):
-            writer.writerow([name, *row])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["true \\ predicted", *names])
+    for name, row in zip(names, confusion.tolist(), strict=True):
+        writer.writerow([name, *row])
+    write_text(path, buffer.getvalue())
 
 
 def format_report(report: ClassificationReport, classes: list[str]) -> str:

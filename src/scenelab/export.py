@@ -30,11 +30,12 @@ from safetensors.torch import save_file
 from torch import nn
 
 from scenelab import __version__
+from scenelab.checkpoint import load_model
 from scenelab.errors import ScenelabError
+from scenelab.files import write_json
 from scenelab.models.registry import SCENELAB_MODELS
 from scenelab.nn.conv import convert_convs
 from scenelab.nn.normalize import Normalize
-from scenelab.train.checkpoint import load_model
 
 ExportFormat = Literal["state-dict", "safetensors", "onnx", "torch-export"]
 FORMATS: dict[str, str] = {  # format -> file suffix
@@ -113,7 +114,7 @@ def export_model(
         _export_onnx(model, image_size, path, metadata)
     else:
         torch.export.save(_exported_program(model, image_size), path)
-    sidecar.write_text(json.dumps(metadata, indent=2) + "\n")
+    write_json(sidecar, metadata)
     return path, sidecar
 
 

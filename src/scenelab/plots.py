@@ -14,6 +14,7 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from scenelab.files import atomic_path
 from scenelab.safetext import plot_text
 
 FIGURE_SIZE = (6.4, 4.2)
@@ -21,9 +22,14 @@ DPI = 110
 
 
 def _save(figure: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
+    return _save_figure(figure, path)
+
+
+def _save_figure(figure: plt.Figure, path: Path) -> Path:
+    """Write the figure atomically (its format from the name's suffix) and close it."""
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=DPI, format=path.suffix.lstrip(".") or "png")
     plt.close(figure)
     return path
 
@@ -176,10 +182,7 @@ def plot_saliency_grid(
     if heat is not None:
         colour_bar = figure.colorbar(heat, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
         colour_bar.set_label("saliency (fraction of the image's 99th percentile)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI)
-    plt.close(figure)
-    return path
+    return _save_figure(figure, path)
 
 
 def plot_epsilon_sweep(
@@ -261,10 +264,7 @@ def plot_adversarial_grid(
     figure.suptitle(plot_text(title))
     _prediction_legend(figure)
     figure.tight_layout(rect=(0, 0.05, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI)
-    plt.close(figure)
-    return path
+    return _save_figure(figure, path)
 
 
 # --- evaluation: confusion matrix and reliability diagram ------------------------------

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 
+from scenelab.checkpoint import (
+    check_classes,
+    checkpoint_classes,
+    load_model,
+    resolve_checkpoint,
+)
 from scenelab.data import build_dataset, build_loader
 from scenelab.data.decode import IMAGE_EXTENSIONS, UndecodableImage, decode_rgb
+from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
 from scenelab.evaluate import (
     DEFAULT_TOP_K,
@@ -19,15 +27,9 @@ from scenelab.evaluate import (
     predict_probabilities,
     run_folder_of,
 )
+from scenelab.files import write_text
 from scenelab.metrics import check_top_k
 from scenelab.safetext import csv_cell, terminal
-from scenelab.train.checkpoint import (
-    check_classes,
-    checkpoint_classes,
-    load_model,
-    resolve_checkpoint,
-)
-from scenelab.train.engine import pick_device
 
 PRINTED_ROWS = 20  # the CSV has every image; the terminal gets the first ones
 
@@ -98,11 +100,11 @@ def predict_command(args: argparse.Namespace) -> int:
             position += 1
 
     out = Path(args.out) if args.out else run_folder_of(args.run) / "predictions.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    write_text(out, buffer.getvalue())
     print(format_predictions(rows[:PRINTED_ROWS], top_k))
     if len(rows) > PRINTED_ROWS:
         print(f"... {len(rows) - PRINTED_ROWS} more")

@@ -25,6 +25,7 @@ from scenelab.attacks.adversarial import ROBUST_VAL_IMAGES, ROBUST_VAL_STEPS
 from scenelab.attacks.epsilon import in_levels
 from scenelab.compare import read_run
 from scenelab.document import Block, Code, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from scenelab.files import write_text
 from scenelab.reproduce import (
     BLOCK_MODELS,
     CONV_PAIR,
@@ -55,8 +56,8 @@ def write_report(plan: Plan, timings: Timings) -> tuple[Path, Path]:
         blocks.append(Paragraph(f"Rerun alone: {markdown_code(plan.command(only=section.number))}"))
         blocks += BUILDERS[section.number](plan)
     report_md, page = plan.out / "report.md", plan.out / "report.html"
-    report_md.write_text(to_markdown(blocks, plan.out))
-    page.write_text(to_html(blocks, f"scenelab study: {Path(plan.data).name}, {plan.budget.name}"))
+    write_text(report_md, to_markdown(blocks, plan.out))
+    write_text(page, to_html(blocks, f"scenelab study: {Path(plan.data).name}, {plan.budget.name}"))
     return report_md, page
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -33,15 +32,17 @@ from typing import Any
 
 import torch
 
+from scenelab.checkpoint import CHECKPOINT_DIR, load_checkpoint
 from scenelab.compare import compare_runs, read_run
 from scenelab.config import RunConfig, dataset_defaults
 from scenelab.data.layout import check_dataset
+from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
+from scenelab.files import write_json
 from scenelab.ops.check import check_conv2d
 from scenelab.safetext import terminal
 from scenelab.study import summarise_study, train_side_by_side
-from scenelab.train.checkpoint import CHECKPOINT_DIR, load_checkpoint
-from scenelab.train.engine import pick_device, train
+from scenelab.train.engine import train
 from scenelab.train.runfolder import has_checkpoint
 
 
@@ -237,10 +238,7 @@ class Timings:
         finally:
             spent = time.perf_counter() - started
             self.seconds[key] = (self.seconds.get(key, 0.0) if add else 0.0) + spent
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(self.path.name + ".tmp")
-            temporary.write_text(json.dumps(self.seconds, indent=2) + "\n")
-            os.replace(temporary, self.path)
+            write_json(self.path, self.seconds)
 
     def section_seconds(self, section: int) -> float | None:
         spent = [value for key, value in self.seconds.items() if key.startswith(f"{section}/")]
@@ -357,8 +355,7 @@ def conv_check(plan: Plan, timings: Timings) -> None:
     if not check_path.is_file():
         with timings.measure(1, "check"):
             checks = [check.to_dict() for check in check_conv2d()]
-            check_path.parent.mkdir(parents=True, exist_ok=True)
-            check_path.write_text(json.dumps(checks, indent=2) + "\n")
+            write_json(check_path, checks)
     if not (plan.out / "conv" / "bench.json").is_file():
         with timings.measure(1, "bench"):
             run_command(bench_argv(plan))

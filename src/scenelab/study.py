@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
-import json
 import multiprocessing
 import statistics
 import sys
@@ -31,9 +30,11 @@ import torch
 from scenelab.compare import compare_runs, format_table, read_run
 from scenelab.config import RunConfig
 from scenelab.data.layout import check_dataset
+from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
+from scenelab.files import write_json
 from scenelab.safetext import terminal, terminal_lines
-from scenelab.train.engine import pick_device, train
+from scenelab.train.engine import train
 
 CONVS = ("native", "custom")
 OVERLAP_NEEDED = 0.9  # share of an epoch both runs must spend training at once to be timed
@@ -81,7 +82,7 @@ def summarise_study(out: str | Path, side_by_side: bool = True) -> ConvStudy:
     table = compare_runs([out / conv for conv in CONVS], out)
     study = measure(*(read_run(out / conv).rows for conv in CONVS), side_by_side)
     study.runs = table
-    (out / "study.json").write_text(json.dumps(asdict(study), indent=2) + "\n")
+    write_json(out / "study.json", asdict(study))
     return study
 
 

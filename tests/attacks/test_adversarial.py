@@ -17,13 +17,13 @@ from torch import nn
 
 from scenelab.attacks import adversarial
 from scenelab.attacks.adversarial import Adversary, build_adversary, collapse_reason
+from scenelab.checkpoint import load_checkpoint
 from scenelab.cli import build_parser, main
 from scenelab.config import RunConfig, resolve
 from scenelab.data import build_dataset
 from scenelab.errors import ScenelabError
 from scenelab.nn.normalize import Normalize
 from scenelab.train import engine
-from scenelab.train.checkpoint import load_checkpoint
 from scenelab.train.command import flag_overrides, resumed_config
 from scenelab.train.engine import train, train_step
 

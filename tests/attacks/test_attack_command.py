@@ -10,10 +10,10 @@ import torch
 from sklearn.metrics import accuracy_score
 from torch import nn
 
+from scenelab.checkpoint import save_checkpoint
 from scenelab.cli import main
 from scenelab.data import build_dataset
 from scenelab.models.simplenet import SimpleNet
-from scenelab.train.checkpoint import save_checkpoint
 
 CLASSES = [str(digit) for digit in range(10)]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from scenelab.checkpoint import save_checkpoint
 from scenelab.data import build_dataset
 from scenelab.models import build_model
-from scenelab.train.checkpoint import save_checkpoint
 
 DIGITS_IMAGE_SIZE = 32
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from scenelab.checkpoint import save_checkpoint
 from scenelab.cli import main
 from scenelab.models.simplenet import SimpleNet
-from scenelab.train.checkpoint import save_checkpoint
 
 
 @pytest.fixture

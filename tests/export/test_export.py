@@ -13,12 +13,12 @@ import torchvision
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from scenelab.checkpoint import load_model, save_checkpoint
 from scenelab.cli import main
 from scenelab.errors import ScenelabError
 from scenelab.export import export_model
 from scenelab.models import SimpleNet, build_model
 from scenelab.nn.normalize import IMAGENET_MEAN, IMAGENET_STD
-from scenelab.train.checkpoint import load_model, save_checkpoint
 
 IMAGE_SIZE = 32
 CLASSES = [f"class {i}" for i in range(10)]

@@ -13,8 +13,8 @@ import pytest
 import reliability_harness as harness
 from reliability_runs import assert_same_run, load, train_args
 
-from scenelab.train import checkpoint
-from scenelab.train.checkpoint import load_checkpoint, save_checkpoint
+from scenelab import checkpoint
+from scenelab.checkpoint import load_checkpoint, save_checkpoint
 from scenelab.train.runfolder import has_checkpoint
 
 SAVE_EVERY_STEP = ["--ckpt-minutes", "1e-6"]

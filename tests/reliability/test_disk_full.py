@@ -8,9 +8,10 @@ import errno
 import reliability_harness as harness
 from reliability_runs import load, train_args
 
+from scenelab import checkpoint
+from scenelab.checkpoint import load_checkpoint
 from scenelab.cli import main
-from scenelab.train import checkpoint, engine
-from scenelab.train.checkpoint import load_checkpoint
+from scenelab.train import engine
 
 EPOCH_1_STEPS = 6  # 24 images in batches of 4
 

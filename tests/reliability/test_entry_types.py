@@ -10,11 +10,11 @@ from fractions import Fraction
 import pytest
 import torch
 
+from scenelab.checkpoint import load_model
 from scenelab.cli import build_parser, main
 from scenelab.cli.types import count, device, number, path, pixel_list, pixels, whole_number
 from scenelab.config import SETTING_BOUNDS, Bounds, RunConfig
 from scenelab.errors import ScenelabError
-from scenelab.train.checkpoint import load_model
 
 
 @pytest.mark.parametrize("text", ["0", "7", "+3", " 12 ", str(2**63 - 1)])

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from scenelab.checkpoint import load_checkpoint, save_checkpoint
 from scenelab.cli import main
 from scenelab.config import RunConfig
 from scenelab.data.download import safe_extract
 from scenelab.errors import ScenelabError
 from scenelab.models import build_model
-from scenelab.train.checkpoint import load_checkpoint, save_checkpoint
 
 REFUSED = "refused: it holds pickled objects"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scenelab import reproduce
+from scenelab.checkpoint import save_checkpoint
 from scenelab.cli import build_parser, main
 from scenelab.config import RunConfig
 from scenelab.errors import ScenelabError
@@ -30,7 +31,6 @@ from scenelab.reproduce import (
     saliency_argv,
     train_runs,
 )
-from scenelab.train.checkpoint import save_checkpoint
 from scenelab.train.command import flag_overrides
 from scenelab.train.runfolder import run_folder_lock
 

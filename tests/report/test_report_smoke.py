@@ -21,9 +21,9 @@ import torch
 from sklearn.metrics import accuracy_score, average_precision_score
 
 from scenelab import reproduce as reproduce_module
+from scenelab.checkpoint import load_checkpoint, load_model
 from scenelab.data import build_dataset, build_transform
 from scenelab.reproduce import BUDGETS, Plan, reproduce
-from scenelab.train.checkpoint import load_checkpoint, load_model
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

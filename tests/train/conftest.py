@@ -63,7 +63,7 @@ def tiny_config(tiny_dataset):
 @pytest.fixture(scope="session")
 def uninterrupted(tiny_config, tmp_path_factory) -> dict:
     """last.pt of a ``tiny_config`` run never stopped (no loader processes)."""
-    from scenelab.train.checkpoint import load_checkpoint
+    from scenelab.checkpoint import load_checkpoint
     from scenelab.train.engine import train
 
     run = tmp_path_factory.mktemp("uninterrupted")

@@ -5,10 +5,10 @@ import argparse
 import pytest
 import torch
 
+from scenelab import checkpoint as ckpt
+from scenelab.checkpoint import load_checkpoint, load_model, save_checkpoint
 from scenelab.errors import ScenelabError
 from scenelab.models import build_model
-from scenelab.train import checkpoint as ckpt
-from scenelab.train.checkpoint import load_checkpoint, load_model, save_checkpoint
 
 
 def _state(model: torch.nn.Module, epoch: int = 1) -> dict:

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from scenelab.train.checkpoint import load_checkpoint
+from scenelab.checkpoint import load_checkpoint
 from scenelab.train.engine import train
 
 # Gradients are averaged in a different order (all-reduce of two half-batch means versus

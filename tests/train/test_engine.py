@@ -8,12 +8,12 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, log_loss
 
+from scenelab.checkpoint import load_checkpoint, load_model
 from scenelab.cli import main
 from scenelab.config import RunConfig
 from scenelab.data import build_dataset, build_transform
 from scenelab.errors import ScenelabError
 from scenelab.train import engine
-from scenelab.train.checkpoint import load_checkpoint, load_model
 from scenelab.train.command import resumed_config
 from scenelab.train.engine import train
 from scenelab.train.logs import METRIC_COLUMNS

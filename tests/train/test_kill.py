@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from scenelab.train.checkpoint import load_checkpoint
+from scenelab.checkpoint import load_checkpoint
 
 
 def cli_flags(config) -> list[str]:

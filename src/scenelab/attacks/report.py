@@ -8,10 +8,7 @@ perturbation with predictions, the study's Figure 13), and prints a summary tabl
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +22,10 @@ from scenelab.attacks.pgd import check_settings, default_step_size, pgd
 from scenelab.attacks.robust import RobustAccuracy, robust_accuracy
 from scenelab.attacks.runs import Run, evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.data import build_loader
+from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
+from scenelab.files import write_json
 from scenelab.safetext import terminal
-from scenelab.train.engine import pick_device
 
 SUCCESS_MEANING = {
     True: "share of images (label other than the target) classified as the target",
@@ -193,15 +191,7 @@ def _print_summary(sweep: list[RobustAccuracy], epsilon: float, heading: str) ->
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
     """Atomically (temporary file in the same folder, then a rename); NaN becomes null."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            json.dump(_nan_to_none(record), file, indent=2, allow_nan=False)
-            file.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_json(path, _nan_to_none(record))
 
 
 def _nan_to_none(value: Any) -> Any:

@@ -11,14 +11,14 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from scenelab.data import build_dataset, build_transform, default_image_size
-from scenelab.errors import ScenelabError
-from scenelab.train.checkpoint import (
+from scenelab.checkpoint import (
     CHECKPOINT_DIR,
     checkpoint_classes,
     load_model,
     resolve_checkpoint,
 )
+from scenelab.data import build_dataset, build_transform, default_image_size
+from scenelab.errors import ScenelabError
 
 
 @dataclass

@@ -21,13 +21,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from scenelab.errors import ScenelabError
+from scenelab.files import write_json
 from scenelab.memory import current_rss_mib, peak_rss_mib
 from scenelab.models.simplenet import SimpleNet
 from scenelab.nn import convert_convs
@@ -287,5 +287,5 @@ def run_from_args(args: argparse.Namespace) -> int:
     print(format_table(rows, settings))
     if args.json:
         payload = {"settings": asdict(settings), "rows": [asdict(row) for row in rows]}
-        Path(args.json).write_text(json.dumps(payload, indent=2))
+        write_json(args.json, payload)
     return 0

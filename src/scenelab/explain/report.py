@@ -9,6 +9,7 @@ import torch
 
 from scenelab import plots
 from scenelab.attacks.runs import evaluation_dataset, load_run, spread_indices, stack_images
+from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
 from scenelab.explain.saliency import (
     channel_max_abs,
@@ -18,7 +19,6 @@ from scenelab.explain.saliency import (
     smoothgrad,
 )
 from scenelab.safetext import terminal
-from scenelab.train.engine import pick_device
 
 TITLES = {
     "gradient": "vanilla gradient",

@@ -26,13 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from scenelab import plots
 from scenelab.attacks.adversarial import RobustValidation, build_adversary, collapse_reason
-from scenelab.config import RunConfig, resolve, validate
-from scenelab.data import build_dataset, build_loader, build_transform, default_image_size
-from scenelab.errors import ScenelabError
-from scenelab.memory import peak_rss_mib, reuse_freed_memory
-from scenelab.models import build_model, check_image_size
-from scenelab.safetext import terminal
-from scenelab.train.checkpoint import (
+from scenelab.checkpoint import (
     CHECKPOINT_DIR,
     checkpoint_classes,
     describe_class_mismatch,
@@ -40,6 +34,13 @@ from scenelab.train.checkpoint import (
     load_weights,
     save_checkpoint,
 )
+from scenelab.config import RunConfig, resolve, validate
+from scenelab.data import build_dataset, build_loader, build_transform, default_image_size
+from scenelab.device import peak_memory_mib, pick_device
+from scenelab.errors import ScenelabError
+from scenelab.memory import reuse_freed_memory
+from scenelab.models import build_model, check_image_size
+from scenelab.safetext import terminal
 from scenelab.train.distributed import (
     World,
     any_across,
@@ -205,27 +206,6 @@ class StopSignals:
     def __exit__(self, *exc_info: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ScenelabError(
-            f"--device {name!r} is not a device (auto, cpu, cuda, cuda:N)"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ScenelabError(f"--device {name}: CUDA is not available here")
-    return device
-
-
-def peak_memory_mib(device: torch.device) -> float:
-    """Max allocated on CUDA since the last reset; the process's peak RSS on the CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return peak_rss_mib()
 
 
 def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
+
+from scenelab.files import write_text
 
 # metrics.csv columns, in order. Accuracies are percentages; memory is in MiB;
 # skipped_images counts the undecodable images replaced since the process started.
@@ -42,9 +43,7 @@ def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(buffer.getvalue())
-    os.replace(temporary, path)
+    write_text(path, buffer.getvalue())
 
 
 def metric_columns(row: dict[str, Any]) -> tuple[str, ...]:

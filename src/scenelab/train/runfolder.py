@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
+from scenelab.checkpoint import CHECKPOINT_DIR, PREVIOUS_SUFFIX
 from scenelab.errors import ScenelabError
-from scenelab.train.checkpoint import CHECKPOINT_DIR, PREVIOUS_SUFFIX
 from scenelab.train.distributed import World, broadcast_object
 
 LOCK_NAME = ".lock"

@@ -13,7 +13,6 @@ import pickle
 import re
 import shutil
 import sys
-import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from scenelab.errors import ScenelabError
+from scenelab.files import temporary_name
 
 CHECKPOINT_DIR = "checkpoints"
 MODEL_KEYS = ("model", "num_classes", "conv")  # what a stored config must name to rebuild
@@ -40,7 +40,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    temporary = temporary_name(path)
     try:
         with open(temporary, "xb") as file:
             writer = _KeepWriteErrors(file)
