@@ -14,9 +14,9 @@ import torch
 import torchvision
 from torch import nn
 
-from scenelab.checkpoint import describe_load_error, describe_state_mismatch
 from scenelab.errors import ScenelabError
 from scenelab.nn.normalize import Normalize
+from scenelab.weights import describe_load_error, describe_state_mismatch
 
 # Builders whose auxiliary heads would change what forward() returns while training.
 _BUILDER_OPTIONS = {

@@ -31,7 +31,6 @@ from scenelab.checkpoint import (
     checkpoint_classes,
     describe_class_mismatch,
     load_checkpoint,
-    load_weights,
     save_checkpoint,
 )
 from scenelab.config import RunConfig, resolve, validate
@@ -55,6 +54,7 @@ from scenelab.train.rng import capture_rng_state, restore_rng_state, seed_everyt
 from scenelab.train.runfolder import has_checkpoint, own_run_folder
 from scenelab.train.sampling import ResumableSampler, SeededSamples, shard_indices
 from scenelab.train.schedule import WarmupCosineSchedule, warmup_cosine_lr
+from scenelab.weights import load_weights
 
 NONFINITE_LOSS_EXIT = 3
 PLOT_INTERVAL_S = 60.0  # redraw plots/*.png at most this often, and after the last epoch
