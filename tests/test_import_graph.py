@@ -6,6 +6,8 @@ module`` is an import of that module, not of the package's ``__init__``.
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "scenelab"
@@ -111,3 +113,15 @@ def test_only_the_command_line_imports_the_command_line():
         and any(name == "scenelab.cli" or name.startswith("scenelab.cli.") for name in imported)
     }
     assert importers == KNOWN_CLI_IMPORTS
+
+
+def test_the_config_and_the_attack_settings_load_without_torch():
+    """A run's settings are read, checked and resolved at the edge, before torch is loaded."""
+    code = (
+        "import sys, scenelab.config, scenelab.attack_settings\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from scenelab.attacks.adversarial import adversarial_problems, resolve_adversarial
+from scenelab.attack_settings import adversarial_problems, resolve_adversarial
 from scenelab.errors import ScenelabError
 from scenelab.files import write_text
 

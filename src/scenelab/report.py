@@ -22,9 +22,9 @@ import yaml
 
 from scenelab import __version__
 from scenelab.attacks.adversarial import ROBUST_VAL_IMAGES, ROBUST_VAL_STEPS
-from scenelab.attacks.epsilon import in_levels
 from scenelab.compare import read_run
 from scenelab.document import Block, Code, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from scenelab.epsilon import in_levels
 from scenelab.files import write_text
 from scenelab.reproduce import (
     BLOCK_MODELS,

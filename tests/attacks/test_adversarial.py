@@ -15,6 +15,7 @@ import torchattacks
 from sklearn.datasets import load_digits
 from torch import nn
 
+from scenelab import attack_settings
 from scenelab.attacks import adversarial
 from scenelab.attacks.adversarial import Adversary, build_adversary, collapse_reason
 from scenelab.checkpoint import load_checkpoint
@@ -56,7 +57,7 @@ def test_flags_parse_fractions_and_fill_the_study_defaults():
 
     plain = parsed()
     assert plain.adv == "none" and build_adversary(plain) is None
-    assert all(getattr(plain, field) is None for field in adversarial.ADV_FIELDS)
+    assert all(getattr(plain, field) is None for field in attack_settings.ADV_FIELDS)
 
 
 def test_yaml_fractions_are_parsed_and_the_config_round_trips(tmp_path):

@@ -1,8 +1,8 @@
 """Adversarial attacks in pixel space (PGD, FGSM) and accuracy under attack."""
 
-from scenelab.attacks.epsilon import parse_epsilon, parse_epsilons
 from scenelab.attacks.pgd import AttackResult, fgsm, least_likely_classes, pgd, pgd_images
 from scenelab.attacks.robust import RobustAccuracy, robust_accuracy
+from scenelab.epsilon import parse_epsilon, parse_epsilons
 
 __all__ = [
     "AttackResult",

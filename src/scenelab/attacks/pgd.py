@@ -33,16 +33,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scenelab.attacks.epsilon import check_epsilon
+from scenelab.attack_settings import (
+    DEFAULT_EPSILON,
+    DEFAULT_STEPS,
+    FGSM_RS_STEP_FACTOR,
+    default_step_size,
+)
 from scenelab.attacks.guard import check_pixel_model, check_pixels, frozen_eval
+from scenelab.epsilon import check_epsilon
 from scenelab.errors import ScenelabError
-
-DEFAULT_EPSILON = 6 / 255
-DEFAULT_STEPS = 10
-# Madry et al.'s rule: step = 2.5 * epsilon / steps.
-STEP_SIZE_FACTOR = 2.5
-# Wong, Rice and Kolter 2020: FGSM from a random start takes a step of 1.25 epsilon.
-FGSM_RS_STEP_FACTOR = 1.25
 
 Target = Literal["untargeted", "least_likely"] | int
 
@@ -63,12 +62,6 @@ class AttackResult:
     success: torch.Tensor  # (N,) bool
     linf: torch.Tensor  # (N,) max |x_adv - x|
     l2: torch.Tensor  # (N,) ||x_adv - x||_2
-
-
-def default_step_size(epsilon: float, steps: int, random_start: bool) -> float:
-    """2.5 * epsilon / steps (Madry et al.), capped at epsilon without a random start."""
-    step = STEP_SIZE_FACTOR * epsilon / steps
-    return step if random_start else min(step, epsilon)
 
 
 def pgd(

@@ -16,13 +16,14 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from scenelab import plots
-from scenelab.attacks.epsilon import in_levels
+from scenelab.attack_settings import default_step_size
 from scenelab.attacks.guard import check_pixel_model
-from scenelab.attacks.pgd import check_settings, default_step_size, pgd
+from scenelab.attacks.pgd import check_settings, pgd
 from scenelab.attacks.robust import RobustAccuracy, robust_accuracy
 from scenelab.attacks.runs import Run, evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.data import build_loader
 from scenelab.device import pick_device
+from scenelab.epsilon import in_levels
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
 from scenelab.safetext import terminal

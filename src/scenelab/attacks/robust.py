@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from scenelab.attack_settings import DEFAULT_STEPS, default_step_size
 from scenelab.attacks.guard import check_pixel_model, frozen_eval
-from scenelab.attacks.pgd import DEFAULT_STEPS, Target, default_step_size, pgd
+from scenelab.attacks.pgd import Target, pgd
 from scenelab.errors import ScenelabError
 
 TOP_K = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenelab.attacks.adversarial import ADV_CHOICES, ADV_TARGETS
+from scenelab.attack_settings import ADV_CHOICES, ADV_TARGETS
 from scenelab.cli.types import device, path, pixels, setting
 from scenelab.config import AMP_CHOICES, AUGMENT_CHOICES, CONV_CHOICES, DTYPE_CHOICES
 from scenelab.train.command import train_command

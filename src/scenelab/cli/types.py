@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from scenelab.attacks.epsilon import parse_epsilon
 from scenelab.config import COUNT, NON_NEGATIVE, SETTING_BOUNDS, Bounds
+from scenelab.epsilon import parse_epsilon
 from scenelab.errors import ScenelabError
 
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: int() also reads "١" and "1_0"
