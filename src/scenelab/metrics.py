@@ -191,15 +191,6 @@ class ReliabilityBins(Metric):
         )
 
 
-def classification_report(
-    probabilities: torch.Tensor, labels: torch.Tensor, top_k: int = 5
-) -> ClassificationReport:
-    """All metrics for one tensor of scores (N, C) and labels (N,), in one call."""
-    metrics = ClassificationMetrics(probabilities.shape[1], top_k=top_k)
-    metrics.update(probabilities, labels)
-    return metrics.compute()
-
-
 def check_top_k(k: int, num_classes: int) -> int:
     """Return k, or raise a ScenelabError when top-k makes no sense for `num_classes`."""
     if not 1 <= k <= num_classes:

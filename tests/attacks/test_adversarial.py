@@ -118,7 +118,7 @@ def test_training_forward_gets_an_adversarial_batch_inside_the_ball(bn_net):
     images = torch.rand(16, 3, 12, 12)
     images[:4] = images[:4].round()  # pixels at 0 and 1: the clip to [0, 1] must bind
     labels = torch.randint(0, 10, (16,))
-    adversary = Adversary("pgd", EPSILON, 2.5 * EPSILON / 5, 5, True, "least_likely")
+    adversary = Adversary(EPSILON, 2.5 * EPSILON / 5, 5, True, "least_likely")
     optimizer = torch.optim.SGD(bn_net.parameters(), lr=0.1)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     train_step(
@@ -247,7 +247,7 @@ def test_pgd_training_steps_make_an_8x8_digits_model_more_robust(digits_arrays):
     initial weights and batches: plain ~45%, adversarial ~66% under attack here."""
     train_images, train_labels, val_images, val_labels = digits_arrays
     epsilon = 24 / 255
-    adversary = Adversary("pgd", epsilon, 2.5 * epsilon / 3, 3, True, "untargeted")
+    adversary = Adversary(epsilon, 2.5 * epsilon / 3, 3, True, "untargeted")
     clean, robust = {}, {}
     for name in ("plain", "adv"):
         torch.manual_seed(0)

@@ -18,10 +18,17 @@ from sklearn.metrics import (
 from torchmetrics.classification import MulticlassCalibrationError
 
 from scenelab.errors import ScenelabError
-from scenelab.metrics import ClassificationMetrics, classification_report
+from scenelab.metrics import ClassificationMetrics
 
 NUM_CLASSES = 7
 ABSENT = 4  # never a label in the split, though the model may predict it
+
+
+def classification_report(probabilities, labels, top_k):
+    """All metrics of one tensor of scores (N, C) and labels (N,), in one update."""
+    metrics = ClassificationMetrics(probabilities.shape[1], top_k=top_k)
+    metrics.update(probabilities, labels)
+    return metrics.compute()
 
 
 def random_split(seed: int, n: int = 120) -> tuple[torch.Tensor, torch.Tensor]:

@@ -47,7 +47,6 @@ CLEAN_OK_OVER_CHANCE = 3.0
 class Adversary:
     """Makes the adversarial version of a training batch (pixels in, pixels out)."""
 
-    method: str  # "pgd" or "fgsm-rs"
     epsilon: float
     step_size: float
     steps: int
@@ -74,7 +73,6 @@ def build_adversary(config: RunConfig) -> Adversary | None:
     if config.adv == "none":
         return None
     return Adversary(
-        method=config.adv,
         epsilon=config.adv_epsilon,
         step_size=config.adv_step_size,
         steps=config.adv_steps,
