@@ -106,7 +106,8 @@ def eval_command(args: argparse.Namespace) -> int:
     top_k = min(DEFAULT_TOP_K, len(dataset.classes))
     report = evaluate(model, loader, len(dataset.classes), top_k, args.tta, device)
 
-    out = run_folder_of(args.run)
+    out = Path(args.out) if args.out else run_folder_of(args.run)
+    names = result_names(args.split, args.tta)
     title = f"{state['config']['model']} on {Path(args.data).name} {args.split}" + (
         " (flip TTA)" if args.tta else ""
     )
@@ -118,14 +119,27 @@ def eval_command(args: argparse.Namespace) -> int:
         "tta": args.tta or "none",
         **report.to_dict(dataset.classes),
     }
-    write_json(out / "eval.json", result)
-    write_confusion_csv(out / "confusion.csv", report.confusion, dataset.classes)
-    plots.plot_confusion_matrix(report.confusion, dataset.classes, out / "confusion.png", title)
-    plots.plot_reliability_diagram(report.calibration, out / "calibration.png", title)
+    write_json(out / names["eval"], result)
+    write_confusion_csv(out / names["confusion"], report.confusion, dataset.classes)
+    plots.plot_confusion_matrix(report.confusion, dataset.classes, out / names["matrix"], title)
+    plots.plot_reliability_diagram(report.calibration, out / names["calibration"], title)
     print(terminal(f"{title}: checkpoint {checkpoint} (epoch {state.get('epoch')})"))
     print(format_report(report, dataset.classes))
-    print(terminal(f"wrote {out / 'eval.json'}, confusion.csv, confusion.png, calibration.png"))
+    print(terminal(f"wrote {out / names['eval']}, {', '.join(list(names.values())[1:])}"))
     return 0
+
+
+def result_names(split: str, tta: str | None) -> dict[str, str]:
+    """The files one evaluation writes: eval.json, confusion.csv, confusion.png and
+    calibration.png for the val split without TTA, and e.g. eval_train_flip.json for others,
+    so that evaluating another split or with TTA never overwrites the val results."""
+    suffix = "".join(f"_{part}" for part in (split, tta) if part and part != "val")
+    return {
+        "eval": f"eval{suffix}.json",
+        "confusion": f"confusion{suffix}.csv",
+        "matrix": f"confusion{suffix}.png",
+        "calibration": f"calibration{suffix}.png",
+    }
 
 
 def write_confusion_csv(path: Path, confusion: torch.Tensor, classes: list[str]) -> None:

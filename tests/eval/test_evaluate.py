@@ -140,3 +140,22 @@ def test_eval_refuses_a_run_folder_without_checkpoint(tmp_path, capsys):
     (tmp_path / "empty-run").mkdir()
     assert main(["eval", str(tmp_path / "empty-run")]) == 2
     assert "without checkpoints/best.pt or last.pt" in capsys.readouterr().err
+
+
+def test_another_split_or_tta_never_overwrites_the_val_results(digits_run, tmp_path):
+    common = ["--data", "digits", "--workers", "0"]
+    assert main(["eval", str(digits_run), *common]) == 0
+    val = json.loads((digits_run / "eval.json").read_text())
+    assert main(["eval", str(digits_run), *common, "--split", "train"]) == 0
+    assert main(["eval", str(digits_run), *common, "--tta", "flip"]) == 0
+    assert json.loads((digits_run / "eval.json").read_text()) == val
+    train = json.loads((digits_run / "eval_train.json").read_text())
+    flip = json.loads((digits_run / "eval_flip.json").read_text())
+    assert (train["split"], train["tta"]) == ("train", "none")
+    assert (flip["split"], flip["tta"]) == ("val", "flip")
+    for name in ("confusion_train.csv", "confusion_train.png", "calibration_flip.png"):
+        assert (digits_run / name).is_file()
+
+    elsewhere = tmp_path / "results"
+    assert main(["eval", str(digits_run), *common, "--out", str(elsewhere)]) == 0
+    assert json.loads((elsewhere / "eval.json").read_text())["top1"] == val["top1"]

@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "the confusion matrix and the expected calibration error (15 bins). A class with "
             "no image in the split has no accuracy or AP (n/a) and is left out of both means. "
             "Writes eval.json, confusion.csv, confusion.png and calibration.png to the run "
-            "folder (or beside the checkpoint) and prints the table."
+            "folder (or beside the checkpoint, or to --out) and prints the table; another "
+            "split or --tta adds its name to each file (eval_train.json, eval_flip.json, "
+            "eval_test_flip.json), so the val results are never overwritten."
         ),
     )
     parser.set_defaults(func=eval_command)
@@ -37,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--tta",
         choices=TTA_MODES,
         help="test-time augmentation: flip averages the softmax of each image and its mirror",
+    )
+    parser.add_argument(
+        "--out",
+        type=path,
+        metavar="DIR",
+        help="folder for the results (default: the run folder, or the checkpoint's folder)",
     )
     parser.add_argument("--batch-size", type=setting("batch_size"), default=256, metavar="N")
     parser.add_argument(
