@@ -43,13 +43,15 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from scenelab.ops import im2col
+from scenelab.ops import im2col, implicit
 
 IntPair = int | Sequence[int]
 Padding = int | Sequence[int] | str
 
 # Unfolded columns of one batch chunk are kept under this size (bytes).
 _COLUMN_BUDGET_BYTES = 4 * 2**20
+# The dtypes whose stride-1 convolutions run as an implicit GEMM.
+_IMPLICIT_DTYPES = (torch.float32, torch.float64)
 
 
 def _pair(value: IntPair, name: str) -> tuple[int, int]:
@@ -165,14 +167,76 @@ class _Geometry:
         self.positions = self.out_h * self.out_w
         self.element_size = input.element_size()
         self.device_type = input.device.type
+        # Stride 1 in full precision: the implicit GEMM (``scenelab.ops.implicit``). Its
+        # kh*kw accumulating products round the output once per kernel offset, so bf16 and
+        # fp16 keep one product over the columns, which accumulates in float32 inside.
+        self.implicit = (
+            stride == (1, 1)
+            and groups == 1
+            and not self.pointwise
+            and input.dtype in _IMPLICIT_DTYPES
+        )
+
+    def plan(self) -> implicit.Plan:
+        return implicit.Plan(
+            (self.batch, self.channels, self.height, self.width),
+            (self.out_channels, self.channels, self.kh, self.kw),
+            self.pads,
+            self.dilation,
+            self.channels_last,
+            self.element_size,
+        )
 
 
-def _im2col(x: torch.Tensor, geo: _Geometry, layout: im2col.Layout) -> torch.Tensor:
+class _Workspace:
+    """One zero-padded input and one column buffer per call, reused by every chunk.
+
+    A fresh multi-MiB buffer per chunk is returned to the kernel when freed (glibc's mmap
+    threshold) and page-faulted in afresh by the next chunk; reused, the padding's zero
+    border is also written only once."""
+
+    def __init__(self, geo: _Geometry, step: int, like: torch.Tensor) -> None:
+        self.geo, self.step, self.like = geo, step, like
+        self._padded: torch.Tensor | None = None
+        self._columns: torch.Tensor | None = None
+
+    def padded(self, x: torch.Tensor) -> torch.Tensor:
+        """Chunk ``x`` zero-padded, in the workspace's padded buffer."""
+        geo = self.geo
+        if geo.pads == (0, 0, 0, 0):
+            return x
+        top, bottom, left, right = geo.pads
+        if self._padded is None:
+            shape = (self.step, geo.channels, geo.height + top + bottom, geo.width + left + right)
+            self._padded = torch.empty(
+                shape, dtype=x.dtype, device=x.device, memory_format=_memory_format(geo)
+            ).zero_()
+        padded = self._padded[: x.shape[0]]
+        padded[:, :, top : top + geo.height, left : left + geo.width] = x
+        return padded
+
+    def columns(self, n: int) -> torch.Tensor:
+        """A flat buffer for the columns of ``n`` samples."""
+        geo = self.geo
+        per_sample = geo.groups * geo.k * geo.positions
+        if self._columns is None:
+            self._columns = self.like.new_empty(self.step * per_sample)
+        return self._columns[: n * per_sample]
+
+
+def _im2col(x: torch.Tensor, geo: _Geometry, layout: im2col.Layout, work: _Workspace):
     """The columns of chunk ``x``: (n*L, kh*kw*C) for "rows", (n, G, C/G*kh*kw, L) else."""
+    n = x.shape[0]
     cols = im2col.im2col(
-        im2col.pad(x, geo.pads), geo.kernel, geo.stride, geo.dilation, geo.out_hw, layout
+        work.padded(x),
+        geo.kernel,
+        geo.stride,
+        geo.dilation,
+        geo.out_hw,
+        layout,
+        out=work.columns(n),
     )
-    return cols if layout == "rows" else cols.view(x.shape[0], geo.groups, geo.k, geo.positions)
+    return cols if layout == "rows" else cols.view(n, geo.groups, geo.k, geo.positions)
 
 
 def _fold(grad_cols: torch.Tensor, n: int, geo: _Geometry) -> torch.Tensor:
@@ -226,7 +290,9 @@ def _shared(matrix: torch.Tensor, batch: int) -> torch.Tensor:
     return matrix.expand(batch, *matrix.shape)
 
 
-def _forward_chunk(x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: torch.Tensor):
+def _forward_chunk(
+    x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: torch.Tensor, work: _Workspace
+):
     """Write the convolution of chunk ``x`` into ``out``, its slice of the product buffer."""
     n, groups = x.shape[0], geo.groups
     if geo.pointwise and groups == 1:
@@ -239,10 +305,10 @@ def _forward_chunk(x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: t
             torch.bmm(_shared(w2d, n), x.reshape(n, geo.channels, geo.positions), out=out)
         return
     if groups == 1 and geo.channels_last:
-        rows = _im2col(x, geo, "rows")  # (nL, kh*kw*C)
+        rows = _im2col(x, geo, "rows", work)  # (nL, kh*kw*C)
         torch.mm(rows, _weight_rows(weight, geo).t(), out=out.view(-1, geo.out_channels))
         return
-    cols = _im2col(x, geo, "unfold")  # (n, G, Ck, L)
+    cols = _im2col(x, geo, "unfold", work)  # (n, G, Ck, L)
     w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
     if groups == 1:
         torch.bmm(_shared(w3d[0], n), cols[:, 0], out=out)  # (n, O, L)
@@ -261,6 +327,7 @@ def _backward_chunk(
     geo: _Geometry,
     need_input: bool,
     need_weight: bool,
+    work: _Workspace,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Gradients of one batch chunk: (grad_input, grad_weight summed over the chunk)."""
     n, groups = x.shape[0], geo.groups
@@ -296,7 +363,7 @@ def _backward_chunk(
     if geo.channels_last and groups == 1:
         g_rows = grad_out.permute(0, 2, 3, 1).reshape(-1, geo.out_channels)  # (nL, O)
         if need_weight:
-            grad_rows = g_rows.t() @ _im2col(x, geo, "rows")  # (O, kh*kw*C)
+            grad_rows = g_rows.t() @ _im2col(x, geo, "rows", work)  # (O, kh*kw*C)
             grad_weight = grad_rows.view(geo.out_channels, geo.kh, geo.kw, -1).permute(0, 3, 1, 2)
         if need_input:  # (C*kh*kw x O) @ (O x L): F.fold's own layout, no transposing copy
             w2d = weight.reshape(geo.out_channels, geo.k)
@@ -308,7 +375,7 @@ def _backward_chunk(
     if groups == 1:
         g_ol = grad_out.reshape(n, geo.out_channels, geo.positions)
         if need_weight:
-            cols = _im2col(x, geo, "unfold")[:, 0]
+            cols = _im2col(x, geo, "unfold", work)[:, 0]
             grad_weight = torch.bmm(g_ol, cols.transpose(1, 2)).sum(0).view_as(weight)
         if need_input:
             grad_cols = torch.bmm(_shared(w3d[0].t(), n), g_ol)  # (n, Ck, L)
@@ -317,7 +384,7 @@ def _backward_chunk(
 
     g = grad_out.reshape(n, groups, geo.out_channels // groups, geo.positions)
     if need_weight:
-        cols = _im2col(x, geo, "unfold")
+        cols = _im2col(x, geo, "unfold", work)
         grad_weight = (g @ cols.transpose(-1, -2)).sum(0).view_as(weight)
     if need_input:
         grad_input = _fold(w3d.transpose(1, 2) @ g, n, geo)
@@ -337,10 +404,15 @@ class Conv2dFunction(torch.autograd.Function):
         ctx.geo = geo
         ctx.has_bias = bias is not None
         ctx.save_for_backward(input, weight)
-        step = _chunk_size(geo)
         out = _output_buffer(input, geo)
+        if geo.implicit:
+            implicit.forward(input, weight, bias, geo.plan(), out)
+            return out
+        step = _chunk_size(geo)
+        work = _Workspace(geo, step, input)
         for i in range(0, geo.batch, step):
-            _forward_chunk(input[i : i + step], weight, geo, _as_product(out[i : i + step], geo))
+            chunk = _as_product(out[i : i + step], geo)
+            _forward_chunk(input[i : i + step], weight, geo, chunk, work)
         if bias is not None:
             out += bias.view(1, -1, 1, 1)
         return out
@@ -352,8 +424,17 @@ class Conv2dFunction(torch.autograd.Function):
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         grad_out = grad_out.contiguous(memory_format=_memory_format(geo))
         grad_input = grad_weight = grad_bias = None
-        if need_input or need_weight:
+        if geo.implicit and (need_input or need_weight):
+            if need_input:
+                grad_input = torch.empty_like(input, memory_format=_memory_format(geo))
+            grad_weight = implicit.backward(
+                input, weight, grad_out, geo.plan(), grad_input, need_weight
+            )
+            if grad_weight is not None:
+                grad_weight = grad_weight.contiguous(memory_format=im2col.memory_format_of(weight))
+        elif need_input or need_weight:
             step = _chunk_size(geo)
+            work = _Workspace(geo, step, input)
             if need_input and step < geo.batch:
                 grad_input = torch.empty_like(input, memory_format=_memory_format(geo))
             for i in range(0, geo.batch, step):
@@ -364,6 +445,7 @@ class Conv2dFunction(torch.autograd.Function):
                     geo,
                     need_input,
                     need_weight,
+                    work,
                 )
                 if need_input and step < geo.batch:
                     grad_input[i : i + step] = g_in

@@ -78,13 +78,22 @@ def im2col(
     dilation: tuple[int, int],
     out_hw: tuple[int, int],
     layout: Layout,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The columns of ``x_pad`` (already padded) in ``layout`` (module docstring)."""
+    """The columns of ``x_pad`` (already padded) in ``layout`` (module docstring), written
+    into ``out`` (any contiguous tensor of as many elements) when it is given."""
     view = patches(x_pad, kernel, stride, dilation, out_hw)
     n, c = x_pad.shape[:2]
+    positions = out_hw[0] * out_hw[1]
     if layout == "rows":  # (n, OH, OW, kh, kw, C)
-        return view.permute(0, 4, 5, 2, 3, 1).reshape(n * out_hw[0] * out_hw[1], -1)
-    return view.reshape(n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
+        view = view.permute(0, 4, 5, 2, 3, 1)
+        shape: tuple[int, ...] = (n * positions, c * kernel[0] * kernel[1])
+    else:
+        shape = (n, c * kernel[0] * kernel[1], positions)
+    if out is None:
+        return view.reshape(shape)
+    out.view(view.shape).copy_(view)
+    return out.view(shape)
 
 
 def col2im(
