@@ -52,6 +52,9 @@ Padding = int | Sequence[int] | str
 _COLUMN_BUDGET_BYTES = 4 * 2**20
 # The dtypes whose stride-1 convolutions run as an implicit GEMM.
 _IMPLICIT_DTYPES = (torch.float32, torch.float64)
+# ... and whose frame holds at most this many rows per output pixel (Hp*Wp / (OH*OW)):
+# beyond it (a 3x3 layer below about 6x6) the wasted rows cost more than the columns.
+_IMPLICIT_MAX_OVERCOMPUTE = 2.0
 
 
 def _pair(value: IntPair, name: str) -> tuple[int, int]:
@@ -170,12 +173,17 @@ class _Geometry:
         # Stride 1 in full precision: the implicit GEMM (``scenelab.ops.implicit``). Its
         # kh*kw accumulating products round the output once per kernel offset, so bf16 and
         # fp16 keep one product over the columns, which accumulates in float32 inside.
+        self.overcompute = padded_h * padded_w / self.positions
+        stride_one_spatial = stride == (1, 1) and groups == 1 and not self.pointwise
         self.implicit = (
-            stride == (1, 1)
-            and groups == 1
-            and not self.pointwise
+            stride_one_spatial
             and input.dtype in _IMPLICIT_DTYPES
+            and self.overcompute <= _IMPLICIT_MAX_OVERCOMPUTE
         )
+        # The other stride-1 convolutions run on rows (channels_last): one product for the
+        # whole chunk instead of a batch of small ones, and kh*kw strided accumulations for
+        # col2im instead of F.fold (both measured faster, docs/benchmarks.md).
+        self.rows = stride_one_spatial and not self.implicit
 
     def plan(self) -> implicit.Plan:
         return implicit.Plan(
@@ -365,7 +373,20 @@ def _backward_chunk(
         if need_weight:
             grad_rows = g_rows.t() @ _im2col(x, geo, "rows", work)  # (O, kh*kw*C)
             grad_weight = grad_rows.view(geo.out_channels, geo.kh, geo.kw, -1).permute(0, 3, 1, 2)
-        if need_input:  # (C*kh*kw x O) @ (O x L): F.fold's own layout, no transposing copy
+        if need_input and geo.rows:  # one (nL x O) @ (O x kh*kw*C), kh*kw accumulations
+            grad_rows = g_rows @ _weight_rows(weight, geo)
+            grad_input = im2col.col2im(
+                grad_rows,
+                (n, geo.channels, geo.height, geo.width),
+                geo.pads,
+                geo.kernel,
+                geo.stride,
+                geo.dilation,
+                geo.out_hw,
+                "rows",
+                torch.channels_last,
+            )
+        elif need_input:  # (C*kh*kw x O) @ (O x L): F.fold's own layout, no transposing copy
             w2d = weight.reshape(geo.out_channels, geo.k)
             g_ol = g_rows.view(n, geo.positions, geo.out_channels).transpose(1, 2)
             grad_input = _fold(torch.bmm(_shared(w2d.t(), n), g_ol), n, geo)
@@ -491,5 +512,15 @@ def conv2d(
         input, weight = input.to(dtype), weight.to(dtype)
         bias = None if bias is None else bias.to(dtype)
         with torch.autocast(device_type, enabled=False):
-            return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
-    return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+            return _apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+    return _apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+
+
+def _apply(input, weight, bias, stride, pads, dilation, groups) -> torch.Tensor:
+    """The autograd node, on a channels_last copy of an NCHW input that runs on rows."""
+    geo = _Geometry(input, weight, stride, pads, dilation, groups)
+    if geo.rows and not geo.channels_last:
+        rows_input = input.contiguous(memory_format=torch.channels_last)
+        out = Conv2dFunction.apply(rows_input, weight, bias, stride, pads, dilation, groups)
+        return out.contiguous()
+    return Conv2dFunction.apply(input, weight, bias, stride, pads, dilation, groups)
