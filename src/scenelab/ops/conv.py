@@ -55,6 +55,8 @@ _IMPLICIT_DTYPES = (torch.float32, torch.float64)
 # ... and whose frame holds at most this many rows per output pixel (Hp*Wp / (OH*OW)):
 # beyond it (a 3x3 layer below about 6x6) the wasted rows cost more than the columns.
 _IMPLICIT_MAX_OVERCOMPUTE = 2.0
+# Convolutions with at most this many output pixels per sample run on rows (channels_last).
+_ROWS_MAX_POSITIONS = 64
 
 
 def _pair(value: IntPair, name: str) -> tuple[int, int]:
@@ -183,7 +185,11 @@ class _Geometry:
         # The other stride-1 convolutions run on rows (channels_last): one product for the
         # whole chunk instead of a batch of small ones, and kh*kw strided accumulations for
         # col2im instead of F.fold (both measured faster, docs/benchmarks.md).
-        self.rows = stride_one_spatial and not self.implicit
+        # So do small images (at most _ROWS_MAX_POSITIONS output pixels, the demo's layers),
+        # where a batch of per-sample products is mostly call overhead.
+        self.rows = groups == 1 and (
+            (stride_one_spatial and not self.implicit) or self.positions <= _ROWS_MAX_POSITIONS
+        )
 
     def plan(self) -> implicit.Plan:
         return implicit.Plan(
@@ -373,7 +379,7 @@ def _backward_chunk(
         if need_weight:
             grad_rows = g_rows.t() @ _im2col(x, geo, "rows", work)  # (O, kh*kw*C)
             grad_weight = grad_rows.view(geo.out_channels, geo.kh, geo.kw, -1).permute(0, 3, 1, 2)
-        if need_input and geo.rows:  # one (nL x O) @ (O x kh*kw*C), kh*kw accumulations
+        if need_input and geo.stride == (1, 1):  # one (nL x O) @ (O x kh*kw*C), kh*kw adds
             grad_rows = g_rows @ _weight_rows(weight, geo)
             grad_input = im2col.col2im(
                 grad_rows,
