@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 
 # Frame rows of one chunk are kept under this many bytes per buffer.
-FRAME_BUDGET_BYTES = 8 * 2**20
+FRAME_BUDGET_BYTES = 2 * 2**20
 
 
 class Plan:
