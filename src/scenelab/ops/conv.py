@@ -1,4 +1,4 @@
-"""2-D convolution from scratch: im2col (strided copies), one matmul, col2im (``F.fold``).
+"""2-D convolution from scratch: im2col, one matmul, col2im, or an implicit GEMM.
 
 For an input ``x`` of shape (N, C, H, W) and a weight of shape (O, C/G, kh, kw),
 im2col (``scenelab.ops.im2col``: one strided copy of the padded input, the same columns
@@ -13,27 +13,32 @@ so that the convolution is one matrix product per group::
 The backward pass is the same product read the other way round:
 
     grad_W[g]    = sum_n grad_out[n, g] @ cols[n, g]^T
-    grad_cols    = W[g]^T @ grad_out[n, g]         then  grad_x = fold(grad_cols)  (col2im)
+    grad_cols    = W[g]^T @ grad_out[n, g]         then  grad_x = col2im(grad_cols)
     grad_bias    = sum over n and l of grad_out
 
-Design decisions, each measured (``docs/benchmarks.md``):
+Which form runs, each measured (``docs/benchmarks.md``, "Implicit GEMM"):
 
-* The batch is processed in chunks so that the unfolded columns of one chunk stay
-  small (``_COLUMN_BUDGET_BYTES``): peak memory stays near PyTorch's own conv and
-  the columns are still warm in cache when the matmul reads them. A chunk holds at
-  least one sample per CPU thread, since ``F.fold`` (col2im) parallelises over samples.
-* im2col is one strided copy of the padded input, in the layout the product reads
-  (``scenelab.ops.im2col``), 2-20x faster than ``F.unfold``'s scalar loop; col2im stays
-  ``F.fold``, which beat kh*kw strided accumulations (``benchmarks/conv_im2col.py``).
+* Stride 1, one group, float32/float64: an implicit GEMM (``scenelab.ops.implicit``), the
+  same sum split by kernel offset over shifted views of the padded input, so that no
+  columns exist, unless its wasted frame rows exceed ``_IMPLICIT_MAX_OVERCOMPUTE`` per pixel
+  (small images). bf16/fp16 do not take it: kh*kw accumulating products would round the
+  output kh*kw times, where one product over the columns accumulates in float32 inside.
+* Other stride-1 convolutions with one group, and every one with at most
+  ``_ROWS_MAX_POSITIONS`` output pixels per sample, run on *rows* (channels_last; an NCHW
+  input goes through a channels_last copy): the columns are (N*L x kh*kw*C), each a
+  contiguous run of channels, the product is one (L x Ck) @ (Ck x O) per chunk whose result
+  already is the NHWC output, grad_weight one (O x nL) @ (nL x Ck), and for stride 1 col2im
+  is kh*kw strided accumulations of one (nL x O) @ (O x Ck) product (faster than ``F.fold``
+  there; ``F.fold`` stays for strides > 1, where it won).
+* The rest (the strided stem in NCHW, groups): ``F.unfold``'s column layout and a batched
+  product with the weight shared across the batch; col2im is ``F.fold``.
+* The batch is processed in chunks so that the columns of one chunk stay small
+  (``_COLUMN_BUDGET_BYTES``), in one padded-input and one column buffer per call
+  (``_Workspace``): a fresh multi-MiB buffer per chunk was page-faulted in afresh each time.
 * The columns are *rebuilt* in backward instead of saved: saving them costs the
-  whole unfolded activation (kh*kw times the input) for every layer until backward,
-  rebuilding costs one more unfold per chunk.
+  whole unfolded activation (kh*kw times the input) for every layer until backward.
 * A 1x1 convolution without padding is a plain matmul over channels; it needs no
   unfold at all (a stride only subsamples the input first).
-* channels_last inputs give channels_last outputs: the columns are then rows
-  (N*L x kh*kw*C, each a contiguous run of channels) and the product
-  (L x Ck) @ (Ck x O), whose result already is the NHWC layout; grad_weight is one
-  (O x nL) @ (nL x Ck) product per chunk.
 """
 
 from __future__ import annotations
