@@ -153,3 +153,20 @@ def test_pad_keeps_the_memory_format():
     padded = im2col.pad(x, (1, 2, 0, 3))
     assert padded.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(padded, F.pad(x, (0, 3, 1, 2)))
+
+
+@FAST
+@given(geometries(), st.sampled_from(LAYOUTS), st.integers(0, 5))
+def test_im2col_into_a_given_buffer_equals_unfold(g, layout, spare):
+    """The op's reused column buffer: ``out=`` a slice of a larger flat buffer."""
+    layout, memory_format = layout
+    x = torch.randn(g["shape"], dtype=torch.float64).contiguous(memory_format=memory_format)
+    n, c = g["shape"][:2]
+    numel = n * c * g["kernel"][0] * g["kernel"][1] * out_hw(g)[0] * out_hw(g)[1]
+    buffer = torch.full((numel + spare,), float("nan"), dtype=torch.float64)
+    x_pad = im2col.pad(x, g["pads"])
+    cols = im2col.im2col(
+        x_pad, g["kernel"], g["stride"], g["dilation"], out_hw(g), layout, out=buffer[:numel]
+    )
+    assert cols.data_ptr() == buffer.data_ptr()
+    assert torch.equal(as_unfold_layout(cols, layout, g), reference_unfold(x, g))

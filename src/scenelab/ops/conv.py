@@ -1,4 +1,4 @@
-"""2-D convolution from scratch: im2col (strided copies), one matmul, col2im (``F.fold``).
+"""2-D convolution from scratch: im2col, one matmul, col2im, or an implicit GEMM.
 
 For an input ``x`` of shape (N, C, H, W) and a weight of shape (O, C/G, kh, kw),
 im2col (``scenelab.ops.im2col``: one strided copy of the padded input, the same columns
@@ -13,27 +13,32 @@ so that the convolution is one matrix product per group::
 The backward pass is the same product read the other way round:
 
     grad_W[g]    = sum_n grad_out[n, g] @ cols[n, g]^T
-    grad_cols    = W[g]^T @ grad_out[n, g]         then  grad_x = fold(grad_cols)  (col2im)
+    grad_cols    = W[g]^T @ grad_out[n, g]         then  grad_x = col2im(grad_cols)
     grad_bias    = sum over n and l of grad_out
 
-Design decisions, each measured (``docs/benchmarks.md``):
+Which form runs, each measured (``docs/benchmarks.md``, "Implicit GEMM"):
 
-* The batch is processed in chunks so that the unfolded columns of one chunk stay
-  small (``_COLUMN_BUDGET_BYTES``): peak memory stays near PyTorch's own conv and
-  the columns are still warm in cache when the matmul reads them. A chunk holds at
-  least one sample per CPU thread, since ``F.fold`` (col2im) parallelises over samples.
-* im2col is one strided copy of the padded input, in the layout the product reads
-  (``scenelab.ops.im2col``), 2-20x faster than ``F.unfold``'s scalar loop; col2im stays
-  ``F.fold``, which beat kh*kw strided accumulations (``benchmarks/conv_im2col.py``).
+* Stride 1, one group, float32/float64: an implicit GEMM (``scenelab.ops.implicit``), the
+  same sum split by kernel offset over shifted views of the padded input, so that no
+  columns exist, unless its wasted frame rows exceed ``_IMPLICIT_MAX_OVERCOMPUTE`` per pixel
+  (small images). bf16/fp16 do not take it: kh*kw accumulating products would round the
+  output kh*kw times, where one product over the columns accumulates in float32 inside.
+* Other stride-1 convolutions with one group, and every one with at most
+  ``_ROWS_MAX_POSITIONS`` output pixels per sample, run on *rows* (channels_last; an NCHW
+  input goes through a channels_last copy): the columns are (N*L x kh*kw*C), each a
+  contiguous run of channels, the product is one (L x Ck) @ (Ck x O) per chunk whose result
+  already is the NHWC output, grad_weight one (O x nL) @ (nL x Ck), and for stride 1 col2im
+  is kh*kw strided accumulations of one (nL x O) @ (O x Ck) product (faster than ``F.fold``
+  there; ``F.fold`` stays for strides > 1, where it won).
+* The rest (the strided stem in NCHW, groups): ``F.unfold``'s column layout and a batched
+  product with the weight shared across the batch; col2im is ``F.fold``.
+* The batch is processed in chunks so that the columns of one chunk stay small
+  (``_COLUMN_BUDGET_BYTES``), in one padded-input and one column buffer per call
+  (``_Workspace``): a fresh multi-MiB buffer per chunk was page-faulted in afresh each time.
 * The columns are *rebuilt* in backward instead of saved: saving them costs the
-  whole unfolded activation (kh*kw times the input) for every layer until backward,
-  rebuilding costs one more unfold per chunk.
+  whole unfolded activation (kh*kw times the input) for every layer until backward.
 * A 1x1 convolution without padding is a plain matmul over channels; it needs no
   unfold at all (a stride only subsamples the input first).
-* channels_last inputs give channels_last outputs: the columns are then rows
-  (N*L x kh*kw*C, each a contiguous run of channels) and the product
-  (L x Ck) @ (Ck x O), whose result already is the NHWC layout; grad_weight is one
-  (O x nL) @ (nL x Ck) product per chunk.
 """
 
 from __future__ import annotations
@@ -43,13 +48,20 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from scenelab.ops import im2col
+from scenelab.ops import im2col, implicit
 
 IntPair = int | Sequence[int]
 Padding = int | Sequence[int] | str
 
 # Unfolded columns of one batch chunk are kept under this size (bytes).
 _COLUMN_BUDGET_BYTES = 4 * 2**20
+# The dtypes whose stride-1 convolutions run as an implicit GEMM.
+_IMPLICIT_DTYPES = (torch.float32, torch.float64)
+# ... and whose frame holds at most this many rows per output pixel (Hp*Wp / (OH*OW)):
+# beyond it (a 3x3 layer below about 6x6) the wasted rows cost more than the columns.
+_IMPLICIT_MAX_OVERCOMPUTE = 2.0
+# Convolutions with at most this many output pixels per sample run on rows (channels_last).
+_ROWS_MAX_POSITIONS = 64
 
 
 def _pair(value: IntPair, name: str) -> tuple[int, int]:
@@ -165,14 +177,85 @@ class _Geometry:
         self.positions = self.out_h * self.out_w
         self.element_size = input.element_size()
         self.device_type = input.device.type
+        # Stride 1 in full precision: the implicit GEMM (``scenelab.ops.implicit``). Its
+        # kh*kw accumulating products round the output once per kernel offset, so bf16 and
+        # fp16 keep one product over the columns, which accumulates in float32 inside.
+        self.overcompute = padded_h * padded_w / self.positions
+        stride_one_spatial = stride == (1, 1) and groups == 1 and not self.pointwise
+        self.implicit = (
+            stride_one_spatial
+            and input.dtype in _IMPLICIT_DTYPES
+            and self.overcompute <= _IMPLICIT_MAX_OVERCOMPUTE
+        )
+        # The other stride-1 convolutions run on rows (channels_last): one product for the
+        # whole chunk instead of a batch of small ones, and kh*kw strided accumulations for
+        # col2im instead of F.fold (both measured faster, docs/benchmarks.md).
+        # So do small images (at most _ROWS_MAX_POSITIONS output pixels, the demo's layers),
+        # where a batch of per-sample products is mostly call overhead.
+        self.rows = groups == 1 and (
+            (stride_one_spatial and not self.implicit) or self.positions <= _ROWS_MAX_POSITIONS
+        )
+
+    def plan(self) -> implicit.Plan:
+        return implicit.Plan(
+            (self.batch, self.channels, self.height, self.width),
+            (self.out_channels, self.channels, self.kh, self.kw),
+            self.pads,
+            self.dilation,
+            self.channels_last,
+            self.element_size,
+        )
 
 
-def _im2col(x: torch.Tensor, geo: _Geometry, layout: im2col.Layout) -> torch.Tensor:
+class _Workspace:
+    """One zero-padded input and one column buffer per call, reused by every chunk.
+
+    A fresh multi-MiB buffer per chunk is returned to the kernel when freed (glibc's mmap
+    threshold) and page-faulted in afresh by the next chunk; reused, the padding's zero
+    border is also written only once."""
+
+    def __init__(self, geo: _Geometry, step: int, like: torch.Tensor) -> None:
+        self.geo, self.step, self.like = geo, step, like
+        self._padded: torch.Tensor | None = None
+        self._columns: torch.Tensor | None = None
+
+    def padded(self, x: torch.Tensor) -> torch.Tensor:
+        """Chunk ``x`` zero-padded, in the workspace's padded buffer."""
+        geo = self.geo
+        if geo.pads == (0, 0, 0, 0):
+            return x
+        top, bottom, left, right = geo.pads
+        if self._padded is None:
+            shape = (self.step, geo.channels, geo.height + top + bottom, geo.width + left + right)
+            self._padded = torch.empty(
+                shape, dtype=x.dtype, device=x.device, memory_format=_memory_format(geo)
+            ).zero_()
+        padded = self._padded[: x.shape[0]]
+        padded[:, :, top : top + geo.height, left : left + geo.width] = x
+        return padded
+
+    def columns(self, n: int) -> torch.Tensor:
+        """A flat buffer for the columns of ``n`` samples."""
+        geo = self.geo
+        per_sample = geo.groups * geo.k * geo.positions
+        if self._columns is None:
+            self._columns = self.like.new_empty(self.step * per_sample)
+        return self._columns[: n * per_sample]
+
+
+def _im2col(x: torch.Tensor, geo: _Geometry, layout: im2col.Layout, work: _Workspace):
     """The columns of chunk ``x``: (n*L, kh*kw*C) for "rows", (n, G, C/G*kh*kw, L) else."""
+    n = x.shape[0]
     cols = im2col.im2col(
-        im2col.pad(x, geo.pads), geo.kernel, geo.stride, geo.dilation, geo.out_hw, layout
+        work.padded(x),
+        geo.kernel,
+        geo.stride,
+        geo.dilation,
+        geo.out_hw,
+        layout,
+        out=work.columns(n),
     )
-    return cols if layout == "rows" else cols.view(x.shape[0], geo.groups, geo.k, geo.positions)
+    return cols if layout == "rows" else cols.view(n, geo.groups, geo.k, geo.positions)
 
 
 def _fold(grad_cols: torch.Tensor, n: int, geo: _Geometry) -> torch.Tensor:
@@ -226,7 +309,9 @@ def _shared(matrix: torch.Tensor, batch: int) -> torch.Tensor:
     return matrix.expand(batch, *matrix.shape)
 
 
-def _forward_chunk(x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: torch.Tensor):
+def _forward_chunk(
+    x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: torch.Tensor, work: _Workspace
+):
     """Write the convolution of chunk ``x`` into ``out``, its slice of the product buffer."""
     n, groups = x.shape[0], geo.groups
     if geo.pointwise and groups == 1:
@@ -239,10 +324,10 @@ def _forward_chunk(x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: t
             torch.bmm(_shared(w2d, n), x.reshape(n, geo.channels, geo.positions), out=out)
         return
     if groups == 1 and geo.channels_last:
-        rows = _im2col(x, geo, "rows")  # (nL, kh*kw*C)
+        rows = _im2col(x, geo, "rows", work)  # (nL, kh*kw*C)
         torch.mm(rows, _weight_rows(weight, geo).t(), out=out.view(-1, geo.out_channels))
         return
-    cols = _im2col(x, geo, "unfold")  # (n, G, Ck, L)
+    cols = _im2col(x, geo, "unfold", work)  # (n, G, Ck, L)
     w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
     if groups == 1:
         torch.bmm(_shared(w3d[0], n), cols[:, 0], out=out)  # (n, O, L)
@@ -261,6 +346,7 @@ def _backward_chunk(
     geo: _Geometry,
     need_input: bool,
     need_weight: bool,
+    work: _Workspace,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Gradients of one batch chunk: (grad_input, grad_weight summed over the chunk)."""
     n, groups = x.shape[0], geo.groups
@@ -296,9 +382,22 @@ def _backward_chunk(
     if geo.channels_last and groups == 1:
         g_rows = grad_out.permute(0, 2, 3, 1).reshape(-1, geo.out_channels)  # (nL, O)
         if need_weight:
-            grad_rows = g_rows.t() @ _im2col(x, geo, "rows")  # (O, kh*kw*C)
+            grad_rows = g_rows.t() @ _im2col(x, geo, "rows", work)  # (O, kh*kw*C)
             grad_weight = grad_rows.view(geo.out_channels, geo.kh, geo.kw, -1).permute(0, 3, 1, 2)
-        if need_input:  # (C*kh*kw x O) @ (O x L): F.fold's own layout, no transposing copy
+        if need_input and geo.stride == (1, 1):  # one (nL x O) @ (O x kh*kw*C), kh*kw adds
+            grad_rows = g_rows @ _weight_rows(weight, geo)
+            grad_input = im2col.col2im(
+                grad_rows,
+                (n, geo.channels, geo.height, geo.width),
+                geo.pads,
+                geo.kernel,
+                geo.stride,
+                geo.dilation,
+                geo.out_hw,
+                "rows",
+                torch.channels_last,
+            )
+        elif need_input:  # (C*kh*kw x O) @ (O x L): F.fold's own layout, no transposing copy
             w2d = weight.reshape(geo.out_channels, geo.k)
             g_ol = g_rows.view(n, geo.positions, geo.out_channels).transpose(1, 2)
             grad_input = _fold(torch.bmm(_shared(w2d.t(), n), g_ol), n, geo)
@@ -308,7 +407,7 @@ def _backward_chunk(
     if groups == 1:
         g_ol = grad_out.reshape(n, geo.out_channels, geo.positions)
         if need_weight:
-            cols = _im2col(x, geo, "unfold")[:, 0]
+            cols = _im2col(x, geo, "unfold", work)[:, 0]
             grad_weight = torch.bmm(g_ol, cols.transpose(1, 2)).sum(0).view_as(weight)
         if need_input:
             grad_cols = torch.bmm(_shared(w3d[0].t(), n), g_ol)  # (n, Ck, L)
@@ -317,7 +416,7 @@ def _backward_chunk(
 
     g = grad_out.reshape(n, groups, geo.out_channels // groups, geo.positions)
     if need_weight:
-        cols = _im2col(x, geo, "unfold")
+        cols = _im2col(x, geo, "unfold", work)
         grad_weight = (g @ cols.transpose(-1, -2)).sum(0).view_as(weight)
     if need_input:
         grad_input = _fold(w3d.transpose(1, 2) @ g, n, geo)
@@ -337,10 +436,15 @@ class Conv2dFunction(torch.autograd.Function):
         ctx.geo = geo
         ctx.has_bias = bias is not None
         ctx.save_for_backward(input, weight)
-        step = _chunk_size(geo)
         out = _output_buffer(input, geo)
+        if geo.implicit:
+            implicit.forward(input, weight, bias, geo.plan(), out)
+            return out
+        step = _chunk_size(geo)
+        work = _Workspace(geo, step, input)
         for i in range(0, geo.batch, step):
-            _forward_chunk(input[i : i + step], weight, geo, _as_product(out[i : i + step], geo))
+            chunk = _as_product(out[i : i + step], geo)
+            _forward_chunk(input[i : i + step], weight, geo, chunk, work)
         if bias is not None:
             out += bias.view(1, -1, 1, 1)
         return out
@@ -352,8 +456,17 @@ class Conv2dFunction(torch.autograd.Function):
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         grad_out = grad_out.contiguous(memory_format=_memory_format(geo))
         grad_input = grad_weight = grad_bias = None
-        if need_input or need_weight:
+        if geo.implicit and (need_input or need_weight):
+            if need_input:
+                grad_input = torch.empty_like(input, memory_format=_memory_format(geo))
+            grad_weight = implicit.backward(
+                input, weight, grad_out, geo.plan(), grad_input, need_weight
+            )
+            if grad_weight is not None:
+                grad_weight = grad_weight.contiguous(memory_format=im2col.memory_format_of(weight))
+        elif need_input or need_weight:
             step = _chunk_size(geo)
+            work = _Workspace(geo, step, input)
             if need_input and step < geo.batch:
                 grad_input = torch.empty_like(input, memory_format=_memory_format(geo))
             for i in range(0, geo.batch, step):
@@ -364,6 +477,7 @@ class Conv2dFunction(torch.autograd.Function):
                     geo,
                     need_input,
                     need_weight,
+                    work,
                 )
                 if need_input and step < geo.batch:
                     grad_input[i : i + step] = g_in
@@ -409,5 +523,15 @@ def conv2d(
         input, weight = input.to(dtype), weight.to(dtype)
         bias = None if bias is None else bias.to(dtype)
         with torch.autocast(device_type, enabled=False):
-            return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
-    return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+            return _apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+    return _apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+
+
+def _apply(input, weight, bias, stride, pads, dilation, groups) -> torch.Tensor:
+    """The autograd node, on a channels_last copy of an NCHW input that runs on rows."""
+    geo = _Geometry(input, weight, stride, pads, dilation, groups)
+    if geo.rows and not geo.channels_last:
+        rows_input = input.contiguous(memory_format=torch.channels_last)
+        out = Conv2dFunction.apply(rows_input, weight, bias, stride, pads, dilation, groups)
+        return out.contiguous()
+    return Conv2dFunction.apply(input, weight, bias, stride, pads, dilation, groups)
