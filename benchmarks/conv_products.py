@@ -1,7 +1,7 @@
 """What the matrix products of a GEMM convolution cost alone, against the native
 convolution and scenelab's op, for SimpleNet's spatial layers (forward + backward).
 
-    python benchmarks/conv_floor.py [--dtype bfloat16] [--repeats 9]
+    python benchmarks/conv_products.py [--dtype bfloat16] [--repeats 9]
 
 A convolution computed as products, with or without materialised columns, does the work
 of three products per training step: the forward (N*L x Ck) @ (Ck x O), grad_input's
