@@ -47,7 +47,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scenelab.ops import im2col, implicit
+from scenelab.ops import gemm, im2col, implicit
 from scenelab.ops.geometry import (
     Geometry,
     IntPair,
@@ -143,7 +143,7 @@ def _forward_chunk(
         return
     if groups == 1 and geo.channels_last:
         rows = _im2col(x, geo, "rows", work)  # (nL, kh*kw*C)
-        torch.mm(rows, _weight_rows(weight, geo).t(), out=out.view(-1, geo.out_channels))
+        out.view(-1, geo.out_channels).copy_(gemm.mm_t(rows, _weight_rows(weight, geo)))
         return
     cols = _im2col(x, geo, "unfold", work)  # (n, G, Ck, L)
     w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
@@ -200,10 +200,11 @@ def _backward_chunk(
     if geo.channels_last and groups == 1:
         g_rows = grad_out.permute(0, 2, 3, 1).reshape(-1, geo.out_channels)  # (nL, O)
         if need_weight:
-            grad_rows = g_rows.t() @ _im2col(x, geo, "rows", work)  # (O, kh*kw*C)
+            columns = _im2col(x, geo, "rows", work)  # (nL, kh*kw*C)
+            grad_rows = gemm.mm_t(g_rows.t(), columns.t())  # (O, kh*kw*C)
             grad_weight = grad_rows.view(geo.out_channels, geo.kh, geo.kw, -1).permute(0, 3, 1, 2)
         if need_input and geo.stride == (1, 1):  # one (nL x O) @ (O x kh*kw*C), kh*kw adds
-            grad_rows = g_rows @ _weight_rows(weight, geo)
+            grad_rows = gemm.mm_t(g_rows, _weight_rows(weight, geo).t())
             grad_input = im2col.col2im(
                 grad_rows,
                 (n, geo.channels, geo.height, geo.width),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import torch
 
-from scenelab.ops import im2col, implicit
+from scenelab.ops import gemm, im2col, implicit
 
 IntPair = int | Sequence[int]
 Padding = int | Sequence[int] | str
@@ -131,9 +131,12 @@ class Geometry:
         # fp16 keep one product over the columns, which accumulates in float32 inside.
         self.overcompute = padded_h * padded_w / self.positions
         stride_one_spatial = stride == (1, 1) and groups == 1 and not self.pointwise
+        # Where oneDNN's float32 matmul is at hand (CPU), one product over the columns on
+        # it beats the kh*kw products of the implicit GEMM on MKL (``scenelab.ops.gemm``).
         self.implicit = (
             stride_one_spatial
             and input.dtype in IMPLICIT_DTYPES
+            and not gemm.uses_onednn(input)
             and self.overcompute <= IMPLICIT_MAX_OVERCOMPUTE
         )
         # The other stride-1 convolutions run on rows (channels_last): one product for the
