@@ -247,10 +247,16 @@ class Conv2dFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input, weight, bias, stride, pads, dilation, groups):  # type: ignore[override]
+        # The rows path works in channels_last; an NCHW input is copied for it here and
+        # again in backward, so that the copy is not kept alive from forward to backward.
+        ctx.save_for_backward(input, weight)
         geo = Geometry(input, weight, stride, pads, dilation, groups)
+        ctx.via_rows = geo.rows and not geo.channels_last
+        if ctx.via_rows:
+            input = input.contiguous(memory_format=torch.channels_last)
+            geo = Geometry(input, weight, stride, pads, dilation, groups)
         ctx.geo = geo
         ctx.has_bias = bias is not None
-        ctx.save_for_backward(input, weight)
         out = _output_buffer(input, geo)
         if geo.implicit:
             implicit.forward(input, weight, bias, geo.plan(), out)
@@ -262,12 +268,14 @@ class Conv2dFunction(torch.autograd.Function):
             _forward_chunk(input[i : i + step], weight, geo, chunk, work)
         if bias is not None:
             out += bias.view(1, -1, 1, 1)
-        return out
+        return out.contiguous() if ctx.via_rows else out
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         input, weight = ctx.saved_tensors
         geo: Geometry = ctx.geo
+        if ctx.via_rows:
+            input = input.contiguous(memory_format=torch.channels_last)
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         grad_out = grad_out.contiguous(memory_format=memory_format(geo))
         grad_input = grad_weight = grad_bias = None
@@ -302,6 +310,8 @@ class Conv2dFunction(torch.autograd.Function):
                     grad_weight = g_w if grad_weight is None else grad_weight.add_(g_w)
         if need_bias and ctx.has_bias:
             grad_bias = grad_out.sum((0, 2, 3))
+        if ctx.via_rows and grad_input is not None:
+            grad_input = grad_input.contiguous()
         return grad_input, grad_weight, grad_bias, None, None, None, None
 
 
@@ -338,15 +348,5 @@ def conv2d(
         input, weight = input.to(dtype), weight.to(dtype)
         bias = None if bias is None else bias.to(dtype)
         with torch.autocast(device_type, enabled=False):
-            return _apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
-    return _apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
-
-
-def _apply(input, weight, bias, stride, pads, dilation, groups) -> torch.Tensor:
-    """The autograd node, on a channels_last copy of an NCHW input that runs on rows."""
-    geo = Geometry(input, weight, stride, pads, dilation, groups)
-    if geo.rows and not geo.channels_last:
-        rows_input = input.contiguous(memory_format=torch.channels_last)
-        out = Conv2dFunction.apply(rows_input, weight, bias, stride, pads, dilation, groups)
-        return out.contiguous()
-    return Conv2dFunction.apply(input, weight, bias, stride, pads, dilation, groups)
+            return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+    return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
