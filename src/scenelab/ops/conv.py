@@ -16,9 +16,12 @@ The backward pass is the same product read the other way round:
     grad_cols    = W[g]^T @ grad_out[n, g]         then  grad_x = col2im(grad_cols)
     grad_bias    = sum over n and l of grad_out
 
-Which form runs, each measured (``docs/benchmarks.md``, "Implicit GEMM"):
+Which form runs, each measured (``docs/benchmarks.md``, "Implicit GEMM" and "oneDNN
+products"):
 
-* Stride 1, one group, float32/float64: an implicit GEMM (``scenelab.ops.implicit``), the
+* Stride 1, one group, float32 on CPU with oneDNN at hand: rows (below), their products on
+  oneDNN's matmul (``scenelab.ops.gemm``: 2-2.4x MKL's sgemm for these shapes).
+* Otherwise stride 1, one group, float32/float64: an implicit GEMM (``scenelab.ops.implicit``), the
   same sum split by kernel offset over shifted views of the padded input, so that no
   columns exist, unless its wasted frame rows exceed
   ``geometry.IMPLICIT_MAX_OVERCOMPUTE`` per pixel (small images). bf16/fp16 do not take
@@ -26,7 +29,8 @@ Which form runs, each measured (``docs/benchmarks.md``, "Implicit GEMM"):
   over the columns accumulates in float32 inside.
 * Other stride-1 convolutions with one group, and every one with at most
   ``geometry.ROWS_MAX_POSITIONS`` output pixels per sample, run on *rows* (channels_last;
-  an NCHW input goes through a channels_last copy): the columns are (N*L x kh*kw*C), each a
+  an NCHW input is copied to channels_last inside the node, in forward and again in
+  backward, so that the copy is not kept between them): the columns are (N*L x kh*kw*C), each a
   contiguous run of channels, the product is one (L x Ck) @ (Ck x O) per chunk whose result
   already is the NHWC output, grad_weight one (O x nL) @ (nL x Ck), and for stride 1 col2im
   is kh*kw strided accumulations of one (nL x O) @ (O x Ck) product (faster than ``F.fold``
