@@ -15,9 +15,17 @@ import torch
 
 
 def _linear() -> object | None:
+    """The op, if this PyTorch has it and it computes ``a @ b.T`` (checked once, on 2x2)."""
     if not torch.backends.mkldnn.is_available():
         return None
-    return getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
+    try:
+        linear = torch.ops.mkldnn._linear_pointwise
+        a, b = torch.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+        if torch.equal(linear(a, b, None, "none", [], ""), a @ b.t()):
+            return linear
+    except (AttributeError, RuntimeError, TypeError):
+        pass
+    return None
 
 
 _ONEDNN_LINEAR = _linear()
