@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from scenelab.bench.conv import Settings, simplenet_conv_shapes
 from scenelab.ops import im2col
-from scenelab.ops.conv import _chunk_size, _Geometry, _resolve_padding
+from scenelab.ops.geometry import Geometry, chunk_size, resolve_padding
 
 
 def _median_ms(functions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -42,11 +42,11 @@ LAYOUTS = (("unfold", torch.contiguous_format), ("rows", torch.channels_last))
 def measure_layer(conv, shape, layout, memory_format, dtype, args) -> str:
     """One table row: im2col and col2im candidates on one chunk of one layer."""
     kernel, stride, dilation = conv.kernel_size, conv.stride, conv.dilation
-    pads = _resolve_padding(conv.padding, kernel, stride, dilation)
+    pads = resolve_padding(conv.padding, kernel, stride, dilation)
     weight = conv.weight.detach().to(dtype)
     x_full = torch.randn(shape, dtype=dtype).contiguous(memory_format=memory_format)
-    geo = _Geometry(x_full, weight, stride, pads, dilation, 1)
-    chunk = args.chunk or _chunk_size(geo)
+    geo = Geometry(x_full, weight, stride, pads, dilation, 1)
+    chunk = args.chunk or chunk_size(geo)
     x = x_full[:chunk]
 
     def strided_im2col() -> torch.Tensor:

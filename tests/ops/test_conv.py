@@ -187,8 +187,9 @@ def test_batch_split_into_chunks_matches(monkeypatch, threads, channels_last, gr
     """A column budget of a few bytes forces the smallest chunks (one sample per thread);
     a batch of 5 leaves a short last chunk."""
     from scenelab.ops import conv as conv_module
+    from scenelab.ops import geometry
 
-    monkeypatch.setattr(conv_module, "_COLUMN_BUDGET_BYTES", 8)
+    monkeypatch.setattr(geometry, "COLUMN_BUDGET_BYTES", 8)
     calls = []
     real_im2col = conv_module.im2col.im2col
     monkeypatch.setattr(

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scenelab.ops import conv as conv_module
-from scenelab.ops import conv2d, implicit
+from scenelab.ops import conv2d, gemm, implicit
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
@@ -144,7 +144,15 @@ def test_float32_matches_pytorch_on_simplenet_shapes():
         (torch.bfloat16, 12, False),  # low precision: one product over the columns
     ],
 )
-def test_path_choice(monkeypatch, memory_format, dtype, size, implicit_expected):
+@pytest.mark.parametrize("onednn", [False, True])
+def test_path_choice(monkeypatch, memory_format, dtype, size, implicit_expected, onednn):
+    """Without oneDNN's float32 matmul the implicit GEMM takes stride-1 float32 layers;
+    with it, one product over the columns on oneDNN does (``scenelab.ops.gemm``)."""
+    if onednn and gemm._ONEDNN_LINEAR is None:
+        pytest.skip("this PyTorch has no oneDNN linear")
+    if not onednn:
+        monkeypatch.setattr(gemm, "_ONEDNN_LINEAR", None)
+    implicit_expected = implicit_expected and not onednn
     forwards = _spy(monkeypatch, implicit, "forward")
     columns = _spy(monkeypatch, conv_module.im2col, "im2col")
     col2im = _spy(monkeypatch, conv_module.im2col, "col2im")

@@ -16,16 +16,21 @@ The backward pass is the same product read the other way round:
     grad_cols    = W[g]^T @ grad_out[n, g]         then  grad_x = col2im(grad_cols)
     grad_bias    = sum over n and l of grad_out
 
-Which form runs, each measured (``docs/benchmarks.md``, "Implicit GEMM"):
+Which form runs, each measured (``docs/benchmarks.md``, "Implicit GEMM" and "oneDNN
+products"):
 
-* Stride 1, one group, float32/float64: an implicit GEMM (``scenelab.ops.implicit``), the
+* Stride 1, one group, float32 on CPU with oneDNN at hand: rows (below), their products on
+  oneDNN's matmul (``scenelab.ops.gemm``: 2-2.4x MKL's sgemm for these shapes).
+* Otherwise stride 1, one group, float32/float64: an implicit GEMM (``scenelab.ops.implicit``), the
   same sum split by kernel offset over shifted views of the padded input, so that no
-  columns exist, unless its wasted frame rows exceed ``_IMPLICIT_MAX_OVERCOMPUTE`` per pixel
-  (small images). bf16/fp16 do not take it: kh*kw accumulating products would round the
-  output kh*kw times, where one product over the columns accumulates in float32 inside.
+  columns exist, unless its wasted frame rows exceed
+  ``geometry.IMPLICIT_MAX_OVERCOMPUTE`` per pixel (small images). bf16/fp16 do not take
+  it: kh*kw accumulating products would round the output kh*kw times, where one product
+  over the columns accumulates in float32 inside.
 * Other stride-1 convolutions with one group, and every one with at most
-  ``_ROWS_MAX_POSITIONS`` output pixels per sample, run on *rows* (channels_last; an NCHW
-  input goes through a channels_last copy): the columns are (N*L x kh*kw*C), each a
+  ``geometry.ROWS_MAX_POSITIONS`` output pixels per sample, run on *rows* (channels_last;
+  an NCHW input is copied to channels_last inside the node, in forward and again in
+  backward, so that the copy is not kept between them): the columns are (N*L x kh*kw*C), each a
   contiguous run of channels, the product is one (L x Ck) @ (Ck x O) per chunk whose result
   already is the NHWC output, grad_weight one (O x nL) @ (nL x Ck), and for stride 1 col2im
   is kh*kw strided accumulations of one (nL x O) @ (O x Ck) product (faster than ``F.fold``
@@ -33,8 +38,8 @@ Which form runs, each measured (``docs/benchmarks.md``, "Implicit GEMM"):
 * The rest (the strided stem in NCHW, groups): ``F.unfold``'s column layout and a batched
   product with the weight shared across the batch; col2im is ``F.fold``.
 * The batch is processed in chunks so that the columns of one chunk stay small
-  (``_COLUMN_BUDGET_BYTES``), in one padded-input and one column buffer per call
-  (``_Workspace``): a fresh multi-MiB buffer per chunk was page-faulted in afresh each time.
+  (``geometry.COLUMN_BUDGET_BYTES``), in one padded-input and one column buffer per call
+  (``Workspace``): a fresh multi-MiB buffer per chunk was page-faulted in afresh each time.
 * The columns are *rebuilt* in backward instead of saved: saving them costs the
   whole unfolded activation (kh*kw times the input) for every layer until backward.
 * A 1x1 convolution without padding is a plain matmul over channels; it needs no
@@ -43,207 +48,24 @@ Which form runs, each measured (``docs/benchmarks.md``, "Implicit GEMM"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 
-from scenelab.ops import im2col, implicit
-
-IntPair = int | Sequence[int]
-Padding = int | Sequence[int] | str
-
-# Unfolded columns of one batch chunk are kept under this size (bytes).
-_COLUMN_BUDGET_BYTES = 4 * 2**20
-# The dtypes whose stride-1 convolutions run as an implicit GEMM.
-_IMPLICIT_DTYPES = (torch.float32, torch.float64)
-# ... and whose frame holds at most this many rows per output pixel (Hp*Wp / (OH*OW)):
-# beyond it (a 3x3 layer below about 6x6) the wasted rows cost more than the columns.
-_IMPLICIT_MAX_OVERCOMPUTE = 2.0
-# Convolutions with at most this many output pixels per sample run on rows (channels_last).
-_ROWS_MAX_POSITIONS = 64
+from scenelab.ops import gemm, im2col, implicit
+from scenelab.ops.geometry import (
+    Geometry,
+    IntPair,
+    Padding,
+    Workspace,
+    check_arguments,
+    chunk_size,
+    memory_format,
+    pair,
+    resolve_padding,
+)
 
 
-def _pair(value: IntPair, name: str) -> tuple[int, int]:
-    if isinstance(value, int):
-        return (value, value)
-    pair = tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return pair  # type: ignore[return-value]
-
-
-def _resolve_padding(
-    padding: Padding, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
-) -> tuple[int, int, int, int]:
-    """Return (top, bottom, left, right) padding; "same" may be asymmetric as in PyTorch."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0, 0, 0, 0)
-        if padding == "same":
-            if stride != (1, 1):
-                raise ValueError(f"padding='same' needs stride 1, got stride={stride}")
-            pads = []
-            for k, d in zip(kernel, dilation, strict=True):
-                total = d * (k - 1)
-                pads += [total // 2, total - total // 2]
-            return tuple(pads)  # type: ignore[return-value]
-        raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
-    ph, pw = _pair(padding, "padding")
-    if ph < 0 or pw < 0:
-        raise ValueError(f"padding must be non-negative, got padding={padding!r}")
-    return (ph, ph, pw, pw)
-
-
-def _check_arguments(
-    input: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    stride: tuple[int, int],
-    pads: tuple[int, int, int, int],
-    dilation: tuple[int, int],
-    groups: int,
-) -> None:
-    if input.dim() != 4:
-        raise ValueError(f"input must be 4-D (N, C, H, W), got shape {tuple(input.shape)}")
-    if weight.dim() != 4:
-        raise ValueError(f"weight must be 4-D (O, C/groups, kh, kw), got {tuple(weight.shape)}")
-    if not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got groups={groups!r}")
-    channels, out_channels = input.shape[1], weight.shape[0]
-    if channels % groups or out_channels % groups:
-        raise ValueError(
-            f"groups={groups} must divide both input channels ({channels}) "
-            f"and output channels ({out_channels})"
-        )
-    if weight.shape[1] * groups != channels:
-        raise ValueError(
-            f"channel mismatch: input has {channels} channels, weight {tuple(weight.shape)} "
-            f"with groups={groups} expects {weight.shape[1] * groups}"
-        )
-    if bias is not None and tuple(bias.shape) != (out_channels,):
-        raise ValueError(f"bias must have shape ({out_channels},), got {tuple(bias.shape)}")
-    if min(stride) < 1:
-        raise ValueError(f"stride must be positive, got stride={stride}")
-    if min(dilation) < 1:
-        raise ValueError(f"dilation must be positive, got dilation={dilation}")
-    height = input.shape[2] + pads[0] + pads[1]
-    width = input.shape[3] + pads[2] + pads[3]
-    span_h = dilation[0] * (weight.shape[2] - 1) + 1
-    span_w = dilation[1] * (weight.shape[3] - 1) + 1
-    if span_h > height or span_w > width:
-        raise ValueError(
-            f"kernel {tuple(weight.shape[2:])} with dilation={dilation} spans {span_h}x{span_w}, "
-            f"larger than the padded input {height}x{width}"
-        )
-
-
-def _chunk_size(geo: _Geometry) -> int:
-    """Samples per chunk so that one chunk's unfolded columns fit the budget, but at least
-    one per CPU thread: ATen's im2col and col2im parallelise over the samples of a call."""
-    if geo.pointwise and geo.groups == 1:
-        return geo.batch  # no columns at all
-    per_sample = geo.groups * geo.k * geo.positions * geo.element_size
-    fitting = _COLUMN_BUDGET_BYTES // per_sample
-    threads = torch.get_num_threads() if geo.device_type == "cpu" else 1
-    return max(1, min(geo.batch, max(threads, fitting - fitting % threads)))
-
-
-class _Geometry:
-    """Everything about one convolution call that does not depend on the values."""
-
-    def __init__(
-        self,
-        input: torch.Tensor,
-        weight: torch.Tensor,
-        stride: tuple[int, int],
-        pads: tuple[int, int, int, int],
-        dilation: tuple[int, int],
-        groups: int,
-    ) -> None:
-        self.batch, self.channels, self.height, self.width = input.shape
-        self.out_channels, _, self.kh, self.kw = weight.shape
-        self.stride, self.dilation, self.groups = stride, dilation, groups
-        self.pads = pads
-        self.kernel = (self.kh, self.kw)
-        top, bottom, left, right = pads
-        padded_h, padded_w = self.height + top + bottom, self.width + left + right
-        self.out_h = (padded_h - dilation[0] * (self.kh - 1) - 1) // stride[0] + 1
-        self.out_w = (padded_w - dilation[1] * (self.kw - 1) - 1) // stride[1] + 1
-        self.out_hw = (self.out_h, self.out_w)
-        self.pointwise = self.kh == self.kw == 1 and pads == (0, 0, 0, 0) and dilation == (1, 1)
-        self.channels_last = im2col.memory_format_of(input) == torch.channels_last
-        self.k = (self.channels // groups) * self.kh * self.kw  # rows of one group's columns
-        self.positions = self.out_h * self.out_w
-        self.element_size = input.element_size()
-        self.device_type = input.device.type
-        # Stride 1 in full precision: the implicit GEMM (``scenelab.ops.implicit``). Its
-        # kh*kw accumulating products round the output once per kernel offset, so bf16 and
-        # fp16 keep one product over the columns, which accumulates in float32 inside.
-        self.overcompute = padded_h * padded_w / self.positions
-        stride_one_spatial = stride == (1, 1) and groups == 1 and not self.pointwise
-        self.implicit = (
-            stride_one_spatial
-            and input.dtype in _IMPLICIT_DTYPES
-            and self.overcompute <= _IMPLICIT_MAX_OVERCOMPUTE
-        )
-        # The other stride-1 convolutions run on rows (channels_last): one product for the
-        # whole chunk instead of a batch of small ones, and kh*kw strided accumulations for
-        # col2im instead of F.fold (both measured faster, docs/benchmarks.md).
-        # So do small images (at most _ROWS_MAX_POSITIONS output pixels, the demo's layers),
-        # where a batch of per-sample products is mostly call overhead.
-        self.rows = groups == 1 and (
-            (stride_one_spatial and not self.implicit) or self.positions <= _ROWS_MAX_POSITIONS
-        )
-
-    def plan(self) -> implicit.Plan:
-        return implicit.Plan(
-            (self.batch, self.channels, self.height, self.width),
-            (self.out_channels, self.channels, self.kh, self.kw),
-            self.pads,
-            self.dilation,
-            self.channels_last,
-            self.element_size,
-        )
-
-
-class _Workspace:
-    """One zero-padded input and one column buffer per call, reused by every chunk.
-
-    A fresh multi-MiB buffer per chunk is returned to the kernel when freed (glibc's mmap
-    threshold) and page-faulted in afresh by the next chunk; reused, the padding's zero
-    border is also written only once."""
-
-    def __init__(self, geo: _Geometry, step: int, like: torch.Tensor) -> None:
-        self.geo, self.step, self.like = geo, step, like
-        self._padded: torch.Tensor | None = None
-        self._columns: torch.Tensor | None = None
-
-    def padded(self, x: torch.Tensor) -> torch.Tensor:
-        """Chunk ``x`` zero-padded, in the workspace's padded buffer."""
-        geo = self.geo
-        if geo.pads == (0, 0, 0, 0):
-            return x
-        top, bottom, left, right = geo.pads
-        if self._padded is None:
-            shape = (self.step, geo.channels, geo.height + top + bottom, geo.width + left + right)
-            self._padded = torch.empty(
-                shape, dtype=x.dtype, device=x.device, memory_format=_memory_format(geo)
-            ).zero_()
-        padded = self._padded[: x.shape[0]]
-        padded[:, :, top : top + geo.height, left : left + geo.width] = x
-        return padded
-
-    def columns(self, n: int) -> torch.Tensor:
-        """A flat buffer for the columns of ``n`` samples."""
-        geo = self.geo
-        per_sample = geo.groups * geo.k * geo.positions
-        if self._columns is None:
-            self._columns = self.like.new_empty(self.step * per_sample)
-        return self._columns[: n * per_sample]
-
-
-def _im2col(x: torch.Tensor, geo: _Geometry, layout: im2col.Layout, work: _Workspace):
+def _im2col(x: torch.Tensor, geo: Geometry, layout: im2col.Layout, work: Workspace):
     """The columns of chunk ``x``: (n*L, kh*kw*C) for "rows", (n, G, C/G*kh*kw, L) else."""
     n = x.shape[0]
     cols = im2col.im2col(
@@ -258,7 +80,7 @@ def _im2col(x: torch.Tensor, geo: _Geometry, layout: im2col.Layout, work: _Works
     return cols if layout == "rows" else cols.view(n, geo.groups, geo.k, geo.positions)
 
 
-def _fold(grad_cols: torch.Tensor, n: int, geo: _Geometry) -> torch.Tensor:
+def _fold(grad_cols: torch.Tensor, n: int, geo: Geometry) -> torch.Tensor:
     """col2im, the adjoint of ``_im2col``'s "unfold" layout: (n, G, Ck, L) -> (n, C, H, W).
 
     ``F.fold`` here: kh*kw strided accumulations (``im2col.col2im``) measured 4-15x slower on
@@ -275,27 +97,27 @@ def _fold(grad_cols: torch.Tensor, n: int, geo: _Geometry) -> torch.Tensor:
     return grad
 
 
-def _weight_rows(weight: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+def _weight_rows(weight: torch.Tensor, geo: Geometry) -> torch.Tensor:
     """The weight as (O, kh*kw*C), the order of a "rows" column (free if channels_last)."""
     return weight.permute(0, 2, 3, 1).reshape(geo.out_channels, -1)
 
 
-def _pointwise_input(x: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+def _pointwise_input(x: torch.Tensor, geo: Geometry) -> torch.Tensor:
     """A 1x1 convolution reads only every stride-th pixel."""
     if geo.stride != (1, 1):
         x = x[:, :, :: geo.stride[0], :: geo.stride[1]]
     return x
 
 
-def _output_buffer(input: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+def _output_buffer(input: torch.Tensor, geo: Geometry) -> torch.Tensor:
     """Uninitialised (N, O, OH, OW) output in the input's memory format."""
     shape = (geo.batch, geo.out_channels, geo.out_h, geo.out_w)
     return torch.empty(
-        shape, dtype=input.dtype, device=input.device, memory_format=_memory_format(geo)
+        shape, dtype=input.dtype, device=input.device, memory_format=memory_format(geo)
     )
 
 
-def _as_product(out: torch.Tensor, geo: _Geometry) -> torch.Tensor:
+def _as_product(out: torch.Tensor, geo: Geometry) -> torch.Tensor:
     """The output viewed as the matrix product writes it: (n, L, O) for NHWC, else (n, O, L)."""
     n = out.shape[0]
     if geo.channels_last:
@@ -310,7 +132,7 @@ def _shared(matrix: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 def _forward_chunk(
-    x: torch.Tensor, weight: torch.Tensor, geo: _Geometry, out: torch.Tensor, work: _Workspace
+    x: torch.Tensor, weight: torch.Tensor, geo: Geometry, out: torch.Tensor, work: Workspace
 ):
     """Write the convolution of chunk ``x`` into ``out``, its slice of the product buffer."""
     n, groups = x.shape[0], geo.groups
@@ -325,7 +147,7 @@ def _forward_chunk(
         return
     if groups == 1 and geo.channels_last:
         rows = _im2col(x, geo, "rows", work)  # (nL, kh*kw*C)
-        torch.mm(rows, _weight_rows(weight, geo).t(), out=out.view(-1, geo.out_channels))
+        out.view(-1, geo.out_channels).copy_(gemm.mm_t(rows, _weight_rows(weight, geo)))
         return
     cols = _im2col(x, geo, "unfold", work)  # (n, G, Ck, L)
     w3d = weight.reshape(groups, geo.out_channels // groups, geo.k)
@@ -343,10 +165,10 @@ def _backward_chunk(
     x: torch.Tensor,
     weight: torch.Tensor,
     grad_out: torch.Tensor,
-    geo: _Geometry,
+    geo: Geometry,
     need_input: bool,
     need_weight: bool,
-    work: _Workspace,
+    work: Workspace,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Gradients of one batch chunk: (grad_input, grad_weight summed over the chunk)."""
     n, groups = x.shape[0], geo.groups
@@ -373,7 +195,7 @@ def _backward_chunk(
             if geo.stride == (1, 1):
                 grad_input = g_x
             else:
-                grad_input = torch.zeros_like(x, memory_format=_memory_format(geo))
+                grad_input = torch.zeros_like(x, memory_format=memory_format(geo))
                 grad_input[:, :, :: geo.stride[0], :: geo.stride[1]] = g_x
         if grad_weight is not None:
             grad_weight = grad_weight.view_as(weight)
@@ -382,10 +204,11 @@ def _backward_chunk(
     if geo.channels_last and groups == 1:
         g_rows = grad_out.permute(0, 2, 3, 1).reshape(-1, geo.out_channels)  # (nL, O)
         if need_weight:
-            grad_rows = g_rows.t() @ _im2col(x, geo, "rows", work)  # (O, kh*kw*C)
+            columns = _im2col(x, geo, "rows", work)  # (nL, kh*kw*C)
+            grad_rows = gemm.mm_t(g_rows.t(), columns.t())  # (O, kh*kw*C)
             grad_weight = grad_rows.view(geo.out_channels, geo.kh, geo.kw, -1).permute(0, 3, 1, 2)
         if need_input and geo.stride == (1, 1):  # one (nL x O) @ (O x kh*kw*C), kh*kw adds
-            grad_rows = g_rows @ _weight_rows(weight, geo)
+            grad_rows = gemm.mm_t(g_rows, _weight_rows(weight, geo).t())
             grad_input = im2col.col2im(
                 grad_rows,
                 (n, geo.channels, geo.height, geo.width),
@@ -423,52 +246,56 @@ def _backward_chunk(
     return grad_input, grad_weight
 
 
-def _memory_format(geo: _Geometry) -> torch.memory_format:
-    return torch.channels_last if geo.channels_last else torch.contiguous_format
-
-
 class Conv2dFunction(torch.autograd.Function):
     """The autograd node; call it through :func:`conv2d`, which checks the arguments."""
 
     @staticmethod
     def forward(ctx, input, weight, bias, stride, pads, dilation, groups):  # type: ignore[override]
-        geo = _Geometry(input, weight, stride, pads, dilation, groups)
+        # The rows path works in channels_last; an NCHW input is copied for it here and
+        # again in backward, so that the copy is not kept alive from forward to backward.
+        ctx.save_for_backward(input, weight)
+        geo = Geometry(input, weight, stride, pads, dilation, groups)
+        ctx.via_rows = geo.rows and not geo.channels_last
+        if ctx.via_rows:
+            input = input.contiguous(memory_format=torch.channels_last)
+            geo = Geometry(input, weight, stride, pads, dilation, groups)
         ctx.geo = geo
         ctx.has_bias = bias is not None
-        ctx.save_for_backward(input, weight)
         out = _output_buffer(input, geo)
         if geo.implicit:
             implicit.forward(input, weight, bias, geo.plan(), out)
             return out
-        step = _chunk_size(geo)
-        work = _Workspace(geo, step, input)
+        step = chunk_size(geo)
+        work = Workspace(geo, step, input)
         for i in range(0, geo.batch, step):
             chunk = _as_product(out[i : i + step], geo)
             _forward_chunk(input[i : i + step], weight, geo, chunk, work)
         if bias is not None:
             out += bias.view(1, -1, 1, 1)
-        return out
+        return out.contiguous() if ctx.via_rows else out
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         input, weight = ctx.saved_tensors
-        geo: _Geometry = ctx.geo
+        geo: Geometry = ctx.geo
+        if ctx.via_rows:
+            input = input.contiguous(memory_format=torch.channels_last)
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grad_out = grad_out.contiguous(memory_format=_memory_format(geo))
+        grad_out = grad_out.contiguous(memory_format=memory_format(geo))
         grad_input = grad_weight = grad_bias = None
         if geo.implicit and (need_input or need_weight):
             if need_input:
-                grad_input = torch.empty_like(input, memory_format=_memory_format(geo))
+                grad_input = torch.empty_like(input, memory_format=memory_format(geo))
             grad_weight = implicit.backward(
                 input, weight, grad_out, geo.plan(), grad_input, need_weight
             )
             if grad_weight is not None:
                 grad_weight = grad_weight.contiguous(memory_format=im2col.memory_format_of(weight))
         elif need_input or need_weight:
-            step = _chunk_size(geo)
-            work = _Workspace(geo, step, input)
+            step = chunk_size(geo)
+            work = Workspace(geo, step, input)
             if need_input and step < geo.batch:
-                grad_input = torch.empty_like(input, memory_format=_memory_format(geo))
+                grad_input = torch.empty_like(input, memory_format=memory_format(geo))
             for i in range(0, geo.batch, step):
                 g_in, g_w = _backward_chunk(
                     input[i : i + step],
@@ -487,6 +314,8 @@ class Conv2dFunction(torch.autograd.Function):
                     grad_weight = g_w if grad_weight is None else grad_weight.add_(g_w)
         if need_bias and ctx.has_bias:
             grad_bias = grad_out.sum((0, 2, 3))
+        if ctx.via_rows and grad_input is not None:
+            grad_input = grad_input.contiguous()
         return grad_input, grad_weight, grad_bias, None, None, None, None
 
 
@@ -506,16 +335,16 @@ def conv2d(
     channels_last input, and follows ``torch.autocast`` like the built-in conv.
     Raises ``ValueError`` naming the argument before any work is done.
     """
-    stride_hw = _pair(stride, "stride")
-    dilation_hw = _pair(dilation, "dilation")
+    stride_hw = pair(stride, "stride")
+    dilation_hw = pair(dilation, "dilation")
     if min(stride_hw) < 1:
         raise ValueError(f"stride must be positive, got stride={stride!r}")
     if min(dilation_hw) < 1:
         raise ValueError(f"dilation must be positive, got dilation={dilation!r}")
     if weight.dim() != 4:
         raise ValueError(f"weight must be 4-D (O, C/groups, kh, kw), got {tuple(weight.shape)}")
-    pads = _resolve_padding(padding, tuple(weight.shape[2:]), stride_hw, dilation_hw)
-    _check_arguments(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+    pads = resolve_padding(padding, tuple(weight.shape[2:]), stride_hw, dilation_hw)
+    check_arguments(input, weight, bias, stride_hw, pads, dilation_hw, groups)
 
     device_type = input.device.type
     if torch.is_autocast_enabled(device_type):
@@ -523,15 +352,5 @@ def conv2d(
         input, weight = input.to(dtype), weight.to(dtype)
         bias = None if bias is None else bias.to(dtype)
         with torch.autocast(device_type, enabled=False):
-            return _apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
-    return _apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
-
-
-def _apply(input, weight, bias, stride, pads, dilation, groups) -> torch.Tensor:
-    """The autograd node, on a channels_last copy of an NCHW input that runs on rows."""
-    geo = _Geometry(input, weight, stride, pads, dilation, groups)
-    if geo.rows and not geo.channels_last:
-        rows_input = input.contiguous(memory_format=torch.channels_last)
-        out = Conv2dFunction.apply(rows_input, weight, bias, stride, pads, dilation, groups)
-        return out.contiguous()
-    return Conv2dFunction.apply(input, weight, bias, stride, pads, dilation, groups)
+            return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+    return Conv2dFunction.apply(input, weight, bias, stride_hw, pads, dilation_hw, groups)
