@@ -167,3 +167,38 @@ def test_path_choice(monkeypatch, memory_format, dtype, size, implicit_expected,
     (expected_gx,) = torch.autograd.grad(F.conv2d(x, w, padding=1).float().sum(), (x,))
     tolerance = 1e-5 if dtype == torch.float32 else 5e-2
     torch.testing.assert_close(x.grad, expected_gx, rtol=tolerance, atol=tolerance)
+
+
+ROWS_CASES = {  # (input shape, weight shape, stride, padding, dilation), NCHW float32 on rows
+    "3x3 same": ((5, 6, 9, 9), (4, 6, 3, 3), 1, 1, 1),
+    "3x3 valid (no padded buffer)": ((5, 6, 9, 8), (4, 6, 3, 3), 1, 0, 1),
+    "1x1 small image": ((5, 6, 4, 4), (7, 6, 1, 1), 1, 0, 1),
+    "7x7 stride 2 small image": ((5, 3, 16, 15), (4, 3, 7, 7), 2, 3, 1),
+    "dilated": ((5, 6, 10, 10), (4, 6, 3, 3), 1, 2, 2),
+}
+
+
+@pytest.mark.parametrize("case", list(ROWS_CASES))
+def test_nchw_input_on_rows_keeps_its_layout_chunk_by_chunk(monkeypatch, case):
+    """An NCHW input that runs on rows changes layout chunk by chunk: output and
+    grad_input stay NCHW and equal F.conv2d's, with chunks of one sample."""
+    from scenelab.ops import geometry
+
+    x_shape, w_shape, stride, padding, dilation = ROWS_CASES[case]
+    monkeypatch.setattr(geometry, "COLUMN_BUDGET_BYTES", 8)  # one sample per thread
+    x = torch.randn(x_shape, requires_grad=True)
+    w = torch.randn(w_shape, requires_grad=True)
+    b = torch.randn(w_shape[0], requires_grad=True)
+    assert geometry.Geometry(x, w, (stride,) * 2, (padding,) * 4, (dilation,) * 2, 1).rows
+    ours = conv2d(x, w, b, stride, padding, dilation)
+    expected = F.conv2d(x, w, b, stride, padding, dilation)
+    assert ours.is_contiguous()
+    grad_out = torch.randn_like(expected)
+    ours_grads = torch.autograd.grad(ours, (x, w, b), grad_out)
+    assert ours_grads[0].is_contiguous()
+    for a, e in zip(
+        (ours, *ours_grads),
+        (expected, *torch.autograd.grad(expected, (x, w, b), grad_out)),
+        strict=True,
+    ):
+        assert ((a - e).abs().max() / e.abs().max()).item() <= 1e-5

@@ -109,11 +109,16 @@ def _pointwise_input(x: torch.Tensor, geo: Geometry) -> torch.Tensor:
     return x
 
 
-def _output_buffer(input: torch.Tensor, geo: Geometry) -> torch.Tensor:
-    """Uninitialised (N, O, OH, OW) output in the input's memory format."""
-    shape = (geo.batch, geo.out_channels, geo.out_h, geo.out_w)
+def _output_buffer(
+    input: torch.Tensor, geo: Geometry, layout: torch.memory_format | None = None
+) -> torch.Tensor:
+    """Uninitialised (len(input), O, OH, OW) output in ``layout``, by default the input's."""
+    shape = (input.shape[0], geo.out_channels, geo.out_h, geo.out_w)
     return torch.empty(
-        shape, dtype=input.dtype, device=input.device, memory_format=memory_format(geo)
+        shape,
+        dtype=input.dtype,
+        device=input.device,
+        memory_format=layout or im2col.memory_format_of(input),
     )
 
 
@@ -251,37 +256,34 @@ class Conv2dFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input, weight, bias, stride, pads, dilation, groups):  # type: ignore[override]
-        # The rows path works in channels_last; an NCHW input is copied for it here and
-        # again in backward, so that the copy is not kept alive from forward to backward.
-        ctx.save_for_backward(input, weight)
         geo = Geometry(input, weight, stride, pads, dilation, groups)
-        ctx.via_rows = geo.rows and not geo.channels_last
-        if ctx.via_rows:
-            input = input.contiguous(memory_format=torch.channels_last)
-            geo = Geometry(input, weight, stride, pads, dilation, groups)
         ctx.geo = geo
         ctx.has_bias = bias is not None
+        ctx.save_for_backward(input, weight)
         out = _output_buffer(input, geo)
         if geo.implicit:
             implicit.forward(input, weight, bias, geo.plan(), out)
             return out
         step = chunk_size(geo)
         work = Workspace(geo, step, input)
+        # An NCHW input on rows: each chunk's product in a channels_last scratch, then out.
+        scratch = _output_buffer(input[:step], geo, torch.channels_last) if geo.via_rows else None
         for i in range(0, geo.batch, step):
-            chunk = _as_product(out[i : i + step], geo)
-            _forward_chunk(input[i : i + step], weight, geo, chunk, work)
+            target = out[i : i + step] if scratch is None else scratch[: len(out[i : i + step])]
+            _forward_chunk(input[i : i + step], weight, geo, _as_product(target, geo), work)
+            if scratch is not None:
+                out[i : i + step] = target
         if bias is not None:
             out += bias.view(1, -1, 1, 1)
-        return out.contiguous() if ctx.via_rows else out
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         input, weight = ctx.saved_tensors
         geo: Geometry = ctx.geo
-        if ctx.via_rows:
-            input = input.contiguous(memory_format=torch.channels_last)
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grad_out = grad_out.contiguous(memory_format=memory_format(geo))
+        layout = im2col.memory_format_of(input) if geo.via_rows else memory_format(geo)
+        grad_out = grad_out.contiguous(memory_format=layout)
         grad_input = grad_weight = grad_bias = None
         if geo.implicit and (need_input or need_weight):
             if need_input:
@@ -294,8 +296,9 @@ class Conv2dFunction(torch.autograd.Function):
         elif need_input or need_weight:
             step = chunk_size(geo)
             work = Workspace(geo, step, input)
-            if need_input and step < geo.batch:
-                grad_input = torch.empty_like(input, memory_format=memory_format(geo))
+            whole = step == geo.batch and not geo.via_rows  # one chunk's own gradient will do
+            if need_input and not whole:
+                grad_input = torch.empty_like(input, memory_format=layout)
             for i in range(0, geo.batch, step):
                 g_in, g_w = _backward_chunk(
                     input[i : i + step],
@@ -306,7 +309,7 @@ class Conv2dFunction(torch.autograd.Function):
                     need_weight,
                     work,
                 )
-                if need_input and step < geo.batch:
+                if need_input and not whole:
                     grad_input[i : i + step] = g_in
                 elif need_input:
                     grad_input = g_in
@@ -314,8 +317,6 @@ class Conv2dFunction(torch.autograd.Function):
                     grad_weight = g_w if grad_weight is None else grad_weight.add_(g_w)
         if need_bias and ctx.has_bias:
             grad_bias = grad_out.sum((0, 2, 3))
-        if ctx.via_rows and grad_input is not None:
-            grad_input = grad_input.contiguous()
         return grad_input, grad_weight, grad_bias, None, None, None, None
 
 

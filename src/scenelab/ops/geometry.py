@@ -147,6 +147,12 @@ class Geometry:
         self.rows = groups == 1 and (
             (stride_one_spatial and not self.implicit) or self.positions <= ROWS_MAX_POSITIONS
         )
+        # Rows are worked in channels_last. An NCHW input stays NCHW, and so do its output
+        # and gradient: each chunk changes layout as it is copied into the padded buffer
+        # (or the rows) and as its result is copied out, so that no whole-tensor copy in
+        # the other layout exists, in forward or in backward.
+        self.via_rows = self.rows and not self.channels_last
+        self.channels_last = self.channels_last or self.rows
 
     def plan(self) -> implicit.Plan:
         return implicit.Plan(
@@ -186,7 +192,7 @@ class Workspace:
         """Chunk ``x`` zero-padded, in the workspace's padded buffer."""
         geo = self.geo
         if geo.pads == (0, 0, 0, 0):
-            return x
+            return x.contiguous(memory_format=memory_format(geo))
         top, bottom, left, right = geo.pads
         if self._padded is None:
             shape = (self.step, geo.channels, geo.height + top + bottom, geo.width + left + right)
