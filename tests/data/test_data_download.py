@@ -137,18 +137,18 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarf
     return info
 
 
-@pytest.mark.parametrize(
-    ("bad", "reason"),
-    [
-        (member("/etc/evil"), "absolute path"),
-        (member("images/../../evil"), "'..'"),
-        (member("images/up", tarfile.SYMTYPE, "../../outside"), "outside the destination"),
-        (member("images/abs", tarfile.SYMTYPE, "/etc/passwd"), "outside the destination"),
-        (member("images/hard", tarfile.LNKTYPE, "../outside"), "outside the destination"),
-        (member("images/tty", tarfile.CHRTYPE), "device"),
-        (member("images/pipe", tarfile.FIFOTYPE), "device"),
-    ],
-)
+UNSAFE_MEMBERS = [
+    (member("/etc/evil"), "absolute path"),
+    (member("images/../../evil"), "'..'"),
+    (member("images/up", tarfile.SYMTYPE, "../../outside"), "outside the destination"),
+    (member("images/abs", tarfile.SYMTYPE, "/etc/passwd"), "outside the destination"),
+    (member("images/hard", tarfile.LNKTYPE, "../outside"), "outside the destination"),
+    (member("images/tty", tarfile.CHRTYPE), "device"),
+    (member("images/pipe", tarfile.FIFOTYPE), "device"),
+]
+
+
+@pytest.mark.parametrize(("bad", "reason"), UNSAFE_MEMBERS)
 def test_unsafe_archives_are_refused_before_anything_is_written(tmp_path, bad, reason):
     archive = tar_with(tmp_path, (member("images/ok.txt"), b"fine"), (bad, b""))
     destination = tmp_path / "out"
@@ -317,15 +317,6 @@ def test_download_command_end_to_end(server, tmp_path, capsys):
     assert main([*arguments, "--checksum", "none"]) == 0  # everything is there already
     assert len(server.range_headers) == requests
 
-
-UNSAFE_MEMBERS = [
-    (member("/etc/evil"), "absolute path"),
-    (member("images/../../evil"), "'..'"),
-    (member("images/up", tarfile.SYMTYPE, "../../outside"), "outside the destination"),
-    (member("images/abs", tarfile.SYMTYPE, "/etc/passwd"), "outside the destination"),
-    (member("images/hard", tarfile.LNKTYPE, "../outside"), "outside the destination"),
-    (member("images/tty", tarfile.CHRTYPE), "device"),
-]
 
 # safe_extract run by an interpreter whose tarfile has no `filter` (Debian 12's python3 is
 # 3.11.2): download.py loaded by its path, with a stand-in for tqdm, which it does not need
