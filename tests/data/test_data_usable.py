@@ -124,5 +124,19 @@ def test_specs_name_lists_relative_to_the_root(tmp_path):
 
 def test_a_spec_on_class_folders_is_refused(tmp_path):
     write_image(tmp_path / "folders" / "train" / "abbey" / "1.png", seed=1)
+    (tmp_path / "folders" / "a.txt").write_text("train/abbey/1.png 0\n")
     with pytest.raises(ScenelabError, match="list files replace those of a MiniPlaces folder"):
         build_dataset(f"{tmp_path / 'folders'}::train=a.txt", "train")
+
+
+def test_a_spec_naming_a_missing_list_is_refused(tiny_miniplaces):
+    with pytest.raises(ScenelabError, match=r"the val list .*gone\.txt does not exist"):
+        build_dataset(f"{tiny_miniplaces}::val=gone.txt", "train")
+
+
+def test_control_characters_in_the_path_are_shown_escaped(tiny_miniplaces, capsys, tmp_path):
+    target = tmp_path / "\x1b[31m.txt"
+    assert main(["data", "verify", str(tiny_miniplaces), "--write-list", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and f"::train={tmp_path.resolve()}/\\x1b[31m.txt'" in out
+    assert target.read_text() == (tiny_miniplaces / "train.txt").read_text()

@@ -33,6 +33,11 @@ def dataset_spec(spec: str | Path) -> DatasetSpec:
         raise ScenelabError(
             f"dataset {str(root)!r}: no such folder (expected a folder or 'digits')"
         )
+    for split, list_file in parsed.lists.items():
+        if not list_file.is_file():
+            raise ScenelabError(
+                f"dataset {str(spec)!r}: the {split} list {list_file} does not exist"
+            )
     if is_miniplaces_root(parsed):
         return parsed
     if parsed.lists:

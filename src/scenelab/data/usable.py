@@ -38,6 +38,8 @@ def list_to_filter(spec: str | Path, split: str, target: Path) -> Path:
         )
     if os.path.lexists(target):
         raise ScenelabError(f"--write-list {target}: already exists; name a new file")
+    if not target.parent.is_dir():
+        raise ScenelabError(f"--write-list {target}: no folder {target.parent} to write it in")
     return original
 
 
