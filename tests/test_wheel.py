@@ -93,6 +93,9 @@ def test_an_unknown_config_is_one_line_naming_the_choices(capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "'simplenet.yml': no such shipped config" in error
     assert "resnet18-scratch" in error
+    assert main(["config", "show", "\x1b[2J../simplenet"]) == 2  # no escape reaches the terminal
+    error = capsys.readouterr().err
+    assert "\x1b" not in error and "'\\x1b[2J../simplenet': no such shipped config" in error
 
 
 def test_the_checkout_keeps_its_configs_folder():

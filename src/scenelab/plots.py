@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from scenelab.data.listfile import category_name
 from scenelab.files import atomic_path
 from scenelab.safetext import plot_text
 
@@ -46,34 +47,45 @@ def _save_figure(figure: Figure, path: Path) -> Path:
 # --- training curves (the study's Figures 1-3) ---------------------------------------
 
 
+def _title(title: str, subject: str, untitled: str = "") -> str:
+    """'TITLE: subject' for a user's title (made safe), else `untitled` or 'Subject'."""
+    if title:
+        return f"{plot_text(title)}: {subject}"
+    return untitled or subject[:1].upper() + subject[1:]
+
+
+def _label(axes: Any, xlabel: str, ylabel: str, title: str, **legend: Any) -> None:
+    """The axis labels, the title, a light grid and the legend."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(**legend)
+
+
+def _train_and_val(
+    rows: Sequence[dict[str, Any]], metric: str, ylabel: str, title: str, path: Path
+) -> Path:
+    """`train_METRIC` and `val_METRIC` per epoch, from metrics.csv rows."""
+    epochs = [row["epoch"] for row in rows]
+    figure, axes = _subplots()
+    axes.plot(epochs, [row[f"train_{metric}"] for row in rows], marker="o", label="train")
+    axes.plot(epochs, [row[f"val_{metric}"] for row in rows], marker="s", label="val")
+    _label(axes, "epoch", ylabel, title)
+    return _save(figure, path)
+
+
 def plot_accuracy_curves(
     rows: Sequence[dict[str, Any]], k: int, path: Path, title: str = ""
 ) -> Path:
     """Train and val top-``k`` accuracy per epoch, from metrics.csv rows."""
-    epochs = [row["epoch"] for row in rows]
-    figure, axes = _subplots()
-    axes.plot(epochs, [row[f"train_top{k}"] for row in rows], marker="o", label="train")
-    axes.plot(epochs, [row[f"val_top{k}"] for row in rows], marker="s", label="val")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel(f"top-{k} accuracy (%)")
-    axes.set_title(f"{plot_text(title)}: top-{k} accuracy" if title else f"Top-{k} accuracy")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    return _save(figure, path)
+    subject = f"top-{k} accuracy"
+    return _train_and_val(rows, f"top{k}", f"{subject} (%)", _title(title, subject), path)
 
 
 def plot_loss_curves(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
     """Train and val cross-entropy per epoch, from metrics.csv rows."""
-    epochs = [row["epoch"] for row in rows]
-    figure, axes = _subplots()
-    axes.plot(epochs, [row["train_loss"] for row in rows], marker="o", label="train")
-    axes.plot(epochs, [row["val_loss"] for row in rows], marker="s", label="val")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("cross-entropy loss (nats)")
-    axes.set_title(f"{plot_text(title)}: loss" if title else "Loss")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    return _save(figure, path)
+    return _train_and_val(rows, "loss", "cross-entropy loss (nats)", _title(title, "loss"), path)
 
 
 def plot_robust_accuracy(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
@@ -88,11 +100,8 @@ def plot_robust_accuracy(rows: Sequence[dict[str, Any]], path: Path, title: str 
     for row in rows:
         if int(row.get("adv_collapsed", 0)):
             axes.axvline(row["epoch"], color="tab:red", linestyle="--", label="collapse")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("top-1 accuracy (%)")
-    axes.set_title(f"{plot_text(title)}: clean vs robust" if title else "Clean vs robust accuracy")
-    axes.grid(alpha=0.3)
-    axes.legend()
+    untitled = "Clean vs robust accuracy"
+    _label(axes, "epoch", "top-1 accuracy (%)", _title(title, "clean vs robust", untitled))
     return _save(figure, path)
 
 
@@ -104,11 +113,7 @@ def plot_lr_schedule(
     axes.plot(epochs, lrs, label="learning rate (per step)")
     if warmup_epochs:
         axes.axvline(warmup_epochs, color="grey", linestyle="--", label="end of warm-up")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("learning rate")
-    axes.set_title(f"{plot_text(title)}: learning rate" if title else "Learning rate")
-    axes.grid(alpha=0.3)
-    axes.legend()
+    _label(axes, "epoch", "learning rate", _title(title, "learning rate"))
     return _save(figure, path)
 
 
@@ -120,10 +125,7 @@ _CORRECT_COLOUR, _WRONG_COLOUR = "tab:green", "tab:red"
 def _class_name(classes: Sequence[str], index: int) -> str:
     """'/f/field/cultivated' -> 'field/cultivated'; plain names pass through."""
     name = classes[index] if 0 <= index < len(classes) else str(index)
-    parts = name.strip("/").split("/")
-    if len(parts) > 1 and len(parts[0]) == 1:  # MiniPlaces' leading letter folder
-        parts = parts[1:]
-    return plot_text("/".join(parts).replace("_", " "))
+    return plot_text(category_name(name).replace("_", " "))  # without the letter folder
 
 
 def _pixels(image: torch.Tensor) -> Any:
@@ -214,12 +216,9 @@ def plot_epsilon_sweep(
             linestyle="--",
             label=f"epsilon of the attack ({255 * marked_epsilon:.3g}/255)",
         )
-    axes.set_xlabel("epsilon (grey levels out of 255, L-infinity)")
-    axes.set_ylabel("accuracy under attack (%)")
     axes.set_ylim(0, 100)
-    axes.set_title(plot_text(title))
-    axes.grid(alpha=0.3)
-    axes.legend()
+    xlabel = "epsilon (grey levels out of 255, L-infinity)"
+    _label(axes, xlabel, "accuracy under attack (%)", plot_text(title))
     return _save(figure, path)
 
 
@@ -369,12 +368,7 @@ def plot_run_comparison(
             epochs, train, linestyle="--", marker="o", label=f"{plot_text(name)} train", **style
         )
         axes.plot(epochs, val, marker="s", label=f"{plot_text(name)} val", **style)
-    axes.set_xlabel("epoch")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylabel(label)
-    axes.set_title(
-        f"{plot_text(title)}: {what}" if title else f"{what.capitalize()}: train and val"
-    )
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
+    untitled = f"{what.capitalize()}: train and val"
+    _label(axes, "epoch", label, _title(title, what, untitled), fontsize="small")
     return _save(figure, path)

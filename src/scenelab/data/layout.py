@@ -87,7 +87,8 @@ def _way_on(spec: str | Path, split: str, samples: Samples, problems: list[Probl
         return ""
     usable = samples.source.with_name(f"{samples.source.stem}.usable.txt")
     split_flag = "" if split == "train" else f" --split {split}"
-    command = f"scenelab data verify {shlex.quote(str(spec))} --write-list {usable}{split_flag}"
+    quoted = " ".join(shlex.quote(str(arg)) for arg in (spec, "--write-list", usable))
+    command = f"scenelab data verify {quoted}{split_flag}"
     return (
         f"\nto use the images that are there: `{command}` writes the usable lines of "
         f"{samples.source.name} to {usable.name} and prints the --data spec that reads them"
