@@ -5,7 +5,8 @@
 Each pipeline row is what a DataLoader delivers of the training split of ROOT with the
 study's training recipe (uint8 batches of 128x128, nothing else done with them):
 
-- torchvision.io or PIL decoding, with 0, 1 and 2 worker processes (scenelab's datasets);
+- scenelab's decoder (simplejpeg for JPEG) or PIL alone, with 0, 1 and 2 worker processes
+  (scenelab's datasets);
 - a plain DataLoader with 0 workers, decoding, augmenting and collating on all of torch's
   intra-op threads, which scenelab's loader avoids (`scenelab.data.threads`; this row
   times a fifth of the batches, as it can be very slow);
@@ -57,7 +58,7 @@ class Measurement:
 
 
 class PilDecodedDataset(ImageFileDataset):
-    """The same dataset, decoding with PIL instead of torchvision.io."""
+    """The same dataset, decoding with PIL alone instead of simplejpeg."""
 
     def _decode_file(self, index: int) -> torch.Tensor:
         return decode_rgb_pil(self.paths[index])
@@ -152,16 +153,16 @@ def main() -> None:
     pipelines: dict[str, Callable[[], DataLoader]] = {
         f"{decoder}, {workers} workers": lambda d=dataset, w=workers: loader(d, w)
         for decoder, dataset in (
-            ("torchvision.io", ImageFileDataset(samples, study)),
+            ("scenelab decode", ImageFileDataset(samples, study)),
             ("PIL", PilDecodedDataset(samples, study)),
         )
         for workers in (0, 1, 2)
     }
-    all_threads = "torchvision.io, 0 workers, all threads"
+    all_threads = "scenelab decode, 0 workers, all threads"
     pipelines[all_threads] = lambda: all_threads_loader(samples, study, args.batch_size)
     pipelines["decoded in memory (--cache-images), 2 workers"] = lambda: loader(in_memory, 2)
     reordered = ImageFileDataset(samples, jitter_after_crop(IMAGE_SIZE))
-    pipelines["jitter after crop, torchvision.io, 2 workers"] = lambda: loader(reordered, 2)
+    pipelines["jitter after crop, scenelab decode, 2 workers"] = lambda: loader(reordered, 2)
 
     rows: dict[str, Callable[[], Measurement]] = {
         name: lambda make=make, few=name == all_threads: loader_throughput(

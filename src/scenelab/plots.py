@@ -1,6 +1,8 @@
 """Every figure scenelab draws. Each has a title, labelled axes with units and a legend,
-and is saved as PNG with matplotlib's Agg backend. Titles, class and run names are user text
-and go through `safetext.plot_text`, so they are never parsed as mathtext."""
+and is saved as PNG through matplotlib's Agg canvas, attached to each figure: pyplot is never
+imported, so no backend is chosen and no global state changes (a notebook keeps its own).
+Titles, class and run names are user text and go through `safetext.plot_text`, so they are
+never parsed as mathtext."""
 
 from __future__ import annotations
 
@@ -8,12 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
+from scenelab.data.listfile import category_name
 from scenelab.files import atomic_path
 from scenelab.safetext import plot_text
 
@@ -21,57 +24,75 @@ FIGURE_SIZE = (6.4, 4.2)
 DPI = 110
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def _subplots(*grid: int, figsize: tuple[float, float] = FIGURE_SIZE, **options: Any) -> tuple:
+    """A new figure on its own Agg canvas and its axes, as `pyplot.subplots` gives them."""
+    figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots(*grid, **options)
+
+
+def _save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
     return _save_figure(figure, path)
 
 
-def _save_figure(figure: plt.Figure, path: Path) -> Path:
-    """Write the figure atomically (its format from the name's suffix) and close it."""
+def _save_figure(figure: Figure, path: Path) -> Path:
+    """Write the figure atomically (its format from the name's suffix); no pyplot state
+    holds it, so it is freed with its last reference."""
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=DPI, format=path.suffix.lstrip(".") or "png")
-    plt.close(figure)
     return path
 
 
 # --- training curves (the study's Figures 1-3) ---------------------------------------
 
 
+def _title(title: str, subject: str, untitled: str = "") -> str:
+    """'TITLE: subject' for a user's title (made safe), else `untitled` or 'Subject'."""
+    if title:
+        return f"{plot_text(title)}: {subject}"
+    return untitled or subject[:1].upper() + subject[1:]
+
+
+def _label(axes: Any, xlabel: str, ylabel: str, title: str, **legend: Any) -> None:
+    """The axis labels, the title, a light grid and the legend."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(**legend)
+
+
+def _train_and_val(
+    rows: Sequence[dict[str, Any]], metric: str, ylabel: str, title: str, path: Path
+) -> Path:
+    """`train_METRIC` and `val_METRIC` per epoch, from metrics.csv rows."""
+    epochs = [row["epoch"] for row in rows]
+    figure, axes = _subplots()
+    axes.plot(epochs, [row[f"train_{metric}"] for row in rows], marker="o", label="train")
+    axes.plot(epochs, [row[f"val_{metric}"] for row in rows], marker="s", label="val")
+    _label(axes, "epoch", ylabel, title)
+    return _save(figure, path)
+
+
 def plot_accuracy_curves(
     rows: Sequence[dict[str, Any]], k: int, path: Path, title: str = ""
 ) -> Path:
     """Train and val top-``k`` accuracy per epoch, from metrics.csv rows."""
-    epochs = [row["epoch"] for row in rows]
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
-    axes.plot(epochs, [row[f"train_top{k}"] for row in rows], marker="o", label="train")
-    axes.plot(epochs, [row[f"val_top{k}"] for row in rows], marker="s", label="val")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel(f"top-{k} accuracy (%)")
-    axes.set_title(f"{plot_text(title)}: top-{k} accuracy" if title else f"Top-{k} accuracy")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    return _save(figure, path)
+    subject = f"top-{k} accuracy"
+    return _train_and_val(rows, f"top{k}", f"{subject} (%)", _title(title, subject), path)
 
 
 def plot_loss_curves(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
     """Train and val cross-entropy per epoch, from metrics.csv rows."""
-    epochs = [row["epoch"] for row in rows]
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
-    axes.plot(epochs, [row["train_loss"] for row in rows], marker="o", label="train")
-    axes.plot(epochs, [row["val_loss"] for row in rows], marker="s", label="val")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("cross-entropy loss (nats)")
-    axes.set_title(f"{plot_text(title)}: loss" if title else "Loss")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    return _save(figure, path)
+    return _train_and_val(rows, "loss", "cross-entropy loss (nats)", _title(title, "loss"), path)
 
 
 def plot_robust_accuracy(rows: Sequence[dict[str, Any]], path: Path, title: str = "") -> Path:
     """Adversarial training: train (on adversarial batches), clean val and robust val top-1
     per epoch, with the epochs where training collapsed marked."""
     epochs = [row["epoch"] for row in rows]
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    figure, axes = _subplots()
     axes.plot(epochs, [row["train_top1"] for row in rows], marker="o", label="train (adversarial)")
     axes.plot(epochs, [row["val_top1"] for row in rows], marker="s", label="val, clean")
     robust = [row["val_robust_top1"] for row in rows]
@@ -79,11 +100,8 @@ def plot_robust_accuracy(rows: Sequence[dict[str, Any]], path: Path, title: str 
     for row in rows:
         if int(row.get("adv_collapsed", 0)):
             axes.axvline(row["epoch"], color="tab:red", linestyle="--", label="collapse")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("top-1 accuracy (%)")
-    axes.set_title(f"{plot_text(title)}: clean vs robust" if title else "Clean vs robust accuracy")
-    axes.grid(alpha=0.3)
-    axes.legend()
+    untitled = "Clean vs robust accuracy"
+    _label(axes, "epoch", "top-1 accuracy (%)", _title(title, "clean vs robust", untitled))
     return _save(figure, path)
 
 
@@ -91,15 +109,11 @@ def plot_lr_schedule(
     epochs: Sequence[float], lrs: Sequence[float], warmup_epochs: float, path: Path, title: str = ""
 ) -> Path:
     """The learning rate of every optimizer step, x axis in (fractional) epochs."""
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    figure, axes = _subplots()
     axes.plot(epochs, lrs, label="learning rate (per step)")
     if warmup_epochs:
         axes.axvline(warmup_epochs, color="grey", linestyle="--", label="end of warm-up")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("learning rate")
-    axes.set_title(f"{plot_text(title)}: learning rate" if title else "Learning rate")
-    axes.grid(alpha=0.3)
-    axes.legend()
+    _label(axes, "epoch", "learning rate", _title(title, "learning rate"))
     return _save(figure, path)
 
 
@@ -111,10 +125,7 @@ _CORRECT_COLOUR, _WRONG_COLOUR = "tab:green", "tab:red"
 def _class_name(classes: Sequence[str], index: int) -> str:
     """'/f/field/cultivated' -> 'field/cultivated'; plain names pass through."""
     name = classes[index] if 0 <= index < len(classes) else str(index)
-    parts = name.strip("/").split("/")
-    if len(parts) > 1 and len(parts[0]) == 1:  # MiniPlaces' leading letter folder
-        parts = parts[1:]
-    return plot_text("/".join(parts).replace("_", " "))
+    return plot_text(category_name(name).replace("_", " "))  # without the letter folder
 
 
 def _pixels(image: torch.Tensor) -> Any:
@@ -122,10 +133,10 @@ def _pixels(image: torch.Tensor) -> Any:
     return image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
-def _prediction_legend(figure: plt.Figure) -> None:
+def _prediction_legend(figure: Figure) -> None:
     patches = [
-        matplotlib.patches.Patch(color=_CORRECT_COLOUR, label="prediction correct"),
-        matplotlib.patches.Patch(color=_WRONG_COLOUR, label="prediction wrong"),
+        Patch(color=_CORRECT_COLOUR, label="prediction correct"),
+        Patch(color=_WRONG_COLOUR, label="prediction wrong"),
     ]
     figure.legend(handles=patches, loc="lower center", ncol=2, frameon=False)
 
@@ -147,7 +158,7 @@ def plot_saliency_grid(
     """
     count = len(images)
     rows = -(-count // pairs_per_row)
-    figure, axes = plt.subplots(
+    figure, axes = _subplots(
         rows,
         2 * pairs_per_row,
         figsize=(2.0 * 2 * pairs_per_row, 2.25 * rows + 0.9),
@@ -195,7 +206,7 @@ def plot_epsilon_sweep(
 ) -> Path:
     """Top-1 and top-5 accuracy under attack against the L-infinity budget in grey levels."""
     levels = [255 * epsilon for epsilon in epsilons]
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    figure, axes = _subplots()
     axes.plot(levels, top1, marker="o", label="top-1")
     axes.plot(levels, top5, marker="s", label="top-5")
     if marked_epsilon is not None:
@@ -205,12 +216,9 @@ def plot_epsilon_sweep(
             linestyle="--",
             label=f"epsilon of the attack ({255 * marked_epsilon:.3g}/255)",
         )
-    axes.set_xlabel("epsilon (grey levels out of 255, L-infinity)")
-    axes.set_ylabel("accuracy under attack (%)")
     axes.set_ylim(0, 100)
-    axes.set_title(plot_text(title))
-    axes.grid(alpha=0.3)
-    axes.legend()
+    xlabel = "epsilon (grey levels out of 255, L-infinity)"
+    _label(axes, xlabel, "accuracy under attack (%)", plot_text(title))
     return _save(figure, path)
 
 
@@ -229,7 +237,7 @@ def plot_adversarial_grid(
     """Per row: the original, the adversarial image, and the perturbation amplified so that
     -epsilon..+epsilon spans black..white; predictions coloured by correctness."""
     rows = len(originals)
-    figure, axes = plt.subplots(rows, 3, figsize=(7.2, 2.3 * rows + 0.8), squeeze=False)
+    figure, axes = _subplots(rows, 3, figsize=(7.2, 2.3 * rows + 0.8), squeeze=False)
     amplification = 1 / (2 * epsilon) if epsilon > 0 else 1.0
     for row in range(rows):
         perturbation = (adversarials[row] - originals[row]) * amplification + 0.5
@@ -285,7 +293,7 @@ def plot_confusion_matrix(
     side = min(max(6.0, CELL_INCHES * count + 3.5), 24.0)
     font = 9 if count <= 20 else max(5, round(9 - count / 30))  # 100 classes: 6 pt
     names = [_class_name(classes, index) for index in range(count)]
-    figure, axes = plt.subplots(figsize=(side + 1, side))
+    figure, axes = _subplots(figsize=(side + 1, side))
     image = axes.imshow(shares.numpy(), cmap="Blues", vmin=0, vmax=100)
     axes.set_xticks(range(count), names, rotation=90, fontsize=font)
     axes.set_yticks(range(count), names, fontsize=font)
@@ -315,7 +323,7 @@ def plot_reliability_diagram(calibration: Any, path: Path, title: str) -> Path:
     filled = [index for index, count in enumerate(calibration.count) if count]
     centres = [width * (index + 0.5) for index in filled]
     accuracy = [100 * calibration.accuracy[index] for index in filled]
-    figure, (top, bottom) = plt.subplots(
+    figure, (top, bottom) = _subplots(
         2, 1, figsize=(6.4, 6.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
     top.bar(centres, accuracy, width=width, edgecolor="black", label="top-1 accuracy in the bin")
@@ -350,7 +358,7 @@ def plot_run_comparison(
     """Train (dashed) and val (solid) `curve` ("top1", "top5" or "loss") per epoch for
     several runs' metrics.csv rows, one colour per run."""
     label, what = _CURVE_AXIS[curve]
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    figure, axes = _subplots()
     for index, (name, rows) in enumerate(runs.items()):
         epochs = [row["epoch"] for row in rows]
         style = {"color": f"C{index % 10}", "markersize": 3}
@@ -360,12 +368,7 @@ def plot_run_comparison(
             epochs, train, linestyle="--", marker="o", label=f"{plot_text(name)} train", **style
         )
         axes.plot(epochs, val, marker="s", label=f"{plot_text(name)} val", **style)
-    axes.set_xlabel("epoch")
-    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    axes.set_ylabel(label)
-    axes.set_title(
-        f"{plot_text(title)}: {what}" if title else f"{what.capitalize()}: train and val"
-    )
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    untitled = f"{what.capitalize()}: train and val"
+    _label(axes, "epoch", label, _title(title, what, untitled), fontsize="small")
     return _save(figure, path)

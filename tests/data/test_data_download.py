@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
 import tarfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -135,18 +137,18 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarf
     return info
 
 
-@pytest.mark.parametrize(
-    ("bad", "reason"),
-    [
-        (member("/etc/evil"), "absolute path"),
-        (member("images/../../evil"), "'..'"),
-        (member("images/up", tarfile.SYMTYPE, "../../outside"), "outside the destination"),
-        (member("images/abs", tarfile.SYMTYPE, "/etc/passwd"), "outside the destination"),
-        (member("images/hard", tarfile.LNKTYPE, "../outside"), "outside the destination"),
-        (member("images/tty", tarfile.CHRTYPE), "device"),
-        (member("images/pipe", tarfile.FIFOTYPE), "device"),
-    ],
-)
+UNSAFE_MEMBERS = [
+    (member("/etc/evil"), "absolute path"),
+    (member("images/../../evil"), "'..'"),
+    (member("images/up", tarfile.SYMTYPE, "../../outside"), "outside the destination"),
+    (member("images/abs", tarfile.SYMTYPE, "/etc/passwd"), "outside the destination"),
+    (member("images/hard", tarfile.LNKTYPE, "../outside"), "outside the destination"),
+    (member("images/tty", tarfile.CHRTYPE), "device"),
+    (member("images/pipe", tarfile.FIFOTYPE), "device"),
+]
+
+
+@pytest.mark.parametrize(("bad", "reason"), UNSAFE_MEMBERS)
 def test_unsafe_archives_are_refused_before_anything_is_written(tmp_path, bad, reason):
     archive = tar_with(tmp_path, (member("images/ok.txt"), b"fine"), (bad, b""))
     destination = tmp_path / "out"
@@ -314,3 +316,84 @@ def test_download_command_end_to_end(server, tmp_path, capsys):
     requests = len(server.range_headers)
     assert main([*arguments, "--checksum", "none"]) == 0  # everything is there already
     assert len(server.range_headers) == requests
+
+
+# safe_extract run by an interpreter whose tarfile has no `filter` (Debian 12's python3 is
+# 3.11.2): download.py loaded by its path, with a stand-in for tqdm, which it does not need
+# to extract; prints OK or the error.
+WITHOUT_FILTERS = """
+import importlib.util, sys, tarfile, types
+assert not hasattr(tarfile, "data_filter"), "this Python has extraction filters"
+sys.modules["tqdm"] = types.SimpleNamespace(tqdm=None)
+sys.path.insert(0, sys.argv[1])
+path = sys.argv[1] + "/scenelab/data/download.py"
+spec = importlib.util.spec_from_file_location("download", path)
+download = sys.modules["download"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(download)
+try:
+    download.safe_extract(sys.argv[2], sys.argv[3])
+    print("OK")
+except download.ScenelabError as error:
+    print(error)
+"""
+
+
+def pythons_without_filters() -> list[str]:
+    """System interpreters (3.8+) whose tarfile lacks the data filter, e.g. /usr/bin/python3."""
+    found = []
+    for candidate in ("/usr/bin/python3", "/usr/bin/python3.10", "/usr/bin/python3.11"):
+        if not os.access(candidate, os.X_OK) or candidate in found:
+            continue
+        probe = subprocess.run(
+            [
+                candidate,
+                "-c",
+                "import sys, tarfile; print(sys.version_info >= (3, 8) and "
+                "not hasattr(tarfile, 'data_filter'))",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if probe.stdout.strip() == "True":
+            found.append(candidate)
+    return found
+
+
+@pytest.mark.parametrize(("bad", "reason"), UNSAFE_MEMBERS)
+def test_the_checks_refuse_without_the_data_filter(tmp_path, monkeypatch, bad, reason):
+    """The no-`filter` branch (forced here: no tarfile.data_filter, an extractall without
+    `filter=`) refuses every unsafe member before anything is written."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    monkeypatch.setattr(tarfile.TarFile, "extractall", lambda *args, **kwargs: pytest.fail())
+    archive = tar_with(tmp_path, (member("images/ok.txt"), b"fine"), (bad, b""))
+    with pytest.raises(ScenelabError, match=f"refusing {bad.name!r}: it .*{reason}"):
+        safe_extract(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.skipif(not pythons_without_filters(), reason="no Python without tar filters here")
+def test_a_python_without_filters_extracts_safely(tmp_path):
+    python = pythons_without_filters()[0]
+    src = str(Path(download.__file__).resolve().parents[2])
+
+    def extract(archive: Path, name: str) -> str:
+        child = subprocess.run(
+            [python, "-c", WITHOUT_FILTERS, src, str(archive), str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert child.returncode == 0, child.stderr
+        return child.stdout.strip()
+
+    good = tar_with(
+        tmp_path,
+        (member("images/a.txt"), b"data"),
+        (member("images/link.txt", tarfile.SYMTYPE, "a.txt"), b""),
+    )
+    assert extract(good, "good") == "OK"
+    assert (tmp_path / "good" / "images" / "link.txt").read_bytes() == b"data"
+    for index, (bad, reason) in enumerate(UNSAFE_MEMBERS):
+        archive = tar_with(tmp_path, (member("images/ok.txt"), b"fine"), (bad, b""))
+        assert reason in extract(archive, f"bad{index}")
+        assert list((tmp_path / f"bad{index}").iterdir()) == []

@@ -61,7 +61,7 @@ def test_every_planted_problem_is_found(real_copy, capsys):
         f"{train}:4: label 3 is out of range for 3 classes",
         f"{train}:25: {train_lines[4].split()[0]} is listed twice (first at line 5)",
         f"{train}:6: image not found: {image_of[6]}",
-        f"{train}:7: does not decode: {image_of[7]}: Image is incomplete or truncated",
+        f"{train}:7: does not decode: {image_of[7]}: truncated or corrupt JPEG",
         f"{val}:1: does not decode: ",
         f"{val}: labels [2, 3] of train.txt are absent",  # 3: line 4
     ]

@@ -7,6 +7,7 @@ import hostile_checkpoints
 import hostile_entry
 import hostile_files
 import hostile_images
+import hostile_surfaces
 import hostile_text
 
 CASES = [
@@ -15,4 +16,5 @@ CASES = [
     *hostile_text.CASES,
     *hostile_images.CASES,
     *hostile_checkpoints.CASES,
+    *hostile_surfaces.CASES,
 ]

@@ -18,8 +18,7 @@ import markdown as markdown_renderer
 import pytest
 import torch
 from html_reader import read_page
-from reliability_runs import SIZE
-from torchvision.io import write_png
+from reliability_runs import SIZE, save_png
 
 from scenelab.cli import main
 from scenelab.compare import COLUMNS
@@ -73,7 +72,7 @@ def hostile(tmp_path_factory, one_thread) -> dict[str, Path]:
             for index in range(count):
                 image = torch.randint(0, 120, (3, SIZE, SIZE), generator=generator)
                 image[label % 3] += 120
-                write_png(image.to(torch.uint8), str(root / split / name / f"{index}.png"))
+                save_png(image, root / split / name / f"{index}.png")
     plan = Plan(str(root), folder / "study", BUDGETS["smoke"], device="cpu")
     run_dir = plan.run_dir("simplenet")
     run(

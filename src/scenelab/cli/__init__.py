@@ -23,6 +23,7 @@ from scenelab.safetext import terminal, terminal_lines
 # One module per sub-command group, in the order `scenelab --help` lists them.
 COMMAND_MODULES = [
     "train",
+    "config",
     "models",
     "bench",
     "data",

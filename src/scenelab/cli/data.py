@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from scenelab.cli.types import path, url
+from scenelab.data.spec import LIST_SPLITS
 
 
 def _download(args: argparse.Namespace) -> int:
@@ -19,7 +20,7 @@ def _download(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from scenelab.data.verify import verify
 
-    return verify(args.root)
+    return verify(args.root, args.write_list and Path(args.write_list), args.split)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -61,7 +62,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(exists, decodes) of every split of ROOT, on all cores; print each problem with its "
         "file and line, and exit 1 if there is any.",
     )
-    verify.add_argument("root", type=path, metavar="ROOT", help="a dataset folder (or 'digits')")
+    verify.add_argument(
+        "root",
+        type=path,
+        metavar="ROOT",
+        help="a dataset folder, 'ROOT::train=LIST' (another list file for a split), or 'digits'",
+    )
+    verify.add_argument(
+        "--write-list",
+        type=path,
+        metavar="PATH",
+        help="also write the usable lines of the split's list file to PATH, a new file (a "
+        "mirror may lack images), and print the --data spec that trains on them",
+    )
+    verify.add_argument(
+        "--split",
+        choices=LIST_SPLITS,
+        default="train",
+        help="the split whose list --write-list filters (default: train)",
+    )
     verify.set_defaults(func=_verify)
 
     stats = commands.add_parser(

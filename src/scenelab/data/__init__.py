@@ -5,6 +5,7 @@
 - `"digits"`: scikit-learn's handwritten digits as RGB 32x32 (no files, no network);
 - a MiniPlaces root: `images/` with list files `train.txt`, `val.txt` (`PATH LABEL` per
   line, paths relative to `images/`) and optional `categories.txt` and `test.txt`;
+  `ROOT::train=LIST` reads the train split from another list file (`scenelab.data.spec`);
 - a class-folder root: `train/<class>/...`, `val/<class>/...`, `test/<class>/...`.
 
 Splits are `train`, `val` and `test`. The MiniPlaces `test` split has no labels: its images

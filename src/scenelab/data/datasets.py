@@ -157,4 +157,4 @@ def build_dataset(
     if str(spec) == DIGITS:
         images, labels = digits_split(split)
         return TensorImageDataset(images, labels, DIGIT_CLASSES, transform)
-    return ImageFileDataset(load_samples(Path(spec), split), transform, strict, cache)
+    return ImageFileDataset(load_samples(spec, split), transform, strict, cache)

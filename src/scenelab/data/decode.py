@@ -6,18 +6,20 @@ bytes that get decoded. An image of more than MAX_PIXELS pixels is refused befor
 decoded, whatever its format: a few bytes of WebP, PNG or JPEG can otherwise ask for
 gigabytes (a decompression bomb).
 
-JPEG is decoded by torchvision.io, its size read as libjpeg reads it (the first frame
-header before the scan). Every other format, and a JPEG torchvision.io cannot decode, goes
-through PIL, restricted to the formats of IMAGE_EXTENSIONS, whose lazy `Image.open` gives
-the size before decoding; a file PIL does not recognise as one of them is refused as not
-an image. PNG goes through PIL too: torchvision.io's PNG decoder crashes the process
-(SIGSEGV) on some corrupt files, such as one whose IDAT fails its zlib check.
+A plain JPEG (grey or YCbCr, no APP1 metadata such as EXIF or XMP) is decoded by simplejpeg
+(libjpeg-turbo; 2.3x PIL's speed and the same pixels: docs/benchmarks.md, "Image
+decoding"), its size read as libjpeg reads it (the first frame header before the scan).
+Every other image, and a JPEG simplejpeg cannot decode, goes through PIL, restricted to the
+formats of IMAGE_EXTENSIONS, whose lazy `Image.open` gives the size before decoding; a file
+PIL does not recognise as one of them is refused as not an image. (torchvision.io's
+decoders are deprecated since torchvision 0.29, and its PNG decoder crashes the process,
+SIGSEGV, on some corrupt files such as one whose IDAT fails its zlib check.)
 
 Grey, palette, CMYK and alpha images come out as RGB (alpha dropped, as PIL's
 ``convert("RGB")`` does); 16-bit samples become 8-bit ones by dropping the low byte
 (v >> 8), float samples in [0, 1] become round(v * 255) (others are refused); an animated
 GIF or WebP gives its first frame; EXIF orientation is applied, as PIL's
-``ImageOps.exif_transpose`` does.
+``ImageOps.exif_transpose`` does (a JPEG that carries it goes through PIL for that).
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ import stat
 import struct
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+import simplejpeg
 import torch
 from PIL import Image, ImageOps
-from torchvision.io import ImageReadMode, decode_image
 
 # What the layouts pick up as images (torchvision's ImageFolder list, plus GIF).
 IMAGE_EXTENSIONS = (
@@ -52,9 +55,11 @@ PIL_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "PPM", "TIFF")
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # PIL's own bomb limit: 89,478,485 pixels (~0.25 GiB RGB)
 MAX_FILE_BYTES = 1 << 30  # more than MAX_PIXELS of uncompressed 16-bit RGBA (0.67 GiB) needs
-JPEG_MAGIC, PNG_MAGIC = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"  # as torchvision.io tells them
+JPEG_MAGIC, PNG_MAGIC = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
 JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0..SOF15
 JPEG_SCAN, JPEG_UNSIZED_MARKERS = 0xDA, frozenset([0x01, *range(0xD0, 0xDA)])  # SOS; no length
+JPEG_APP1 = 0xE1  # EXIF or XMP metadata, whose orientation PIL applies
+PLAIN_JPEG_COMPONENTS = (1, 3)  # grey, YCbCr (or RGB): libjpeg and PIL agree on them
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 _FILE_KINDS = (
@@ -113,29 +118,41 @@ def read_image_file(path: str | Path) -> bytearray:
     return data
 
 
-def jpeg_dimensions(data: bytes | bytearray) -> tuple[int, int] | None:
-    """(width, height) of the frame header that libjpeg decodes: the first SOF marker before
-    the scan, segments skipped by their length wherever they are (as libjpeg does, which
-    refuses a second SOF); None when there is no such header."""
-    position = 2
+class JpegFrame(NamedTuple):
+    """What a JPEG's header says before its scan: the frame's size and component count,
+    and whether an APP1 segment (EXIF, XMP) came with it."""
+
+    width: int
+    height: int
+    components: int
+    metadata: bool
+
+
+def jpeg_frame(data: bytes | bytearray) -> JpegFrame | None:
+    """The frame header that libjpeg decodes: the first SOF marker before the scan, segments
+    skipped by their length wherever they are (as libjpeg does, which refuses a second SOF);
+    None when there is no such header."""
+    position, frame, metadata = 2, None, False
     while True:
         position = data.find(b"\xff", position)
         while 0 <= position < len(data) - 1 and data[position + 1] == 0xFF:  # fill bytes
             position += 1
         if position < 0 or position + 4 > len(data):
-            return None
+            break
         marker = data[position + 1]
-        if marker in JPEG_FRAME_MARKERS:
-            if position + 9 > len(data):
+        if marker in JPEG_FRAME_MARKERS and frame is None:
+            if position + 10 > len(data):
                 return None
             height, width = struct.unpack_from(">HH", data, position + 5)
-            return width, height
+            frame = (width, height, data[position + 9])
         if marker == JPEG_SCAN:
-            return None
+            break
+        metadata = metadata or marker == JPEG_APP1
         if marker in JPEG_UNSIZED_MARKERS or marker == 0:  # FF 00: not a marker, skipped
             position += 2
         else:
             position += 2 + struct.unpack_from(">H", data, position + 2)[0]
+    return None if frame is None else JpegFrame(*frame, metadata)
 
 
 def png_dimensions(data: bytes | bytearray) -> tuple[int, int] | None:
@@ -154,8 +171,8 @@ def refuse_too_large(size: tuple[int, int], path: str | Path) -> None:
 
 
 def interleaved(image: torch.Tensor) -> torch.Tensor:
-    """A (3, H, W) image as (H, W, 3). torchvision.io decodes to interleaved pixels and
-    hands out a (3, H, W) view of them, so for such an image this copies nothing."""
+    """A (3, H, W) image as (H, W, 3). The decoders give interleaved pixels, handed out as a
+    (3, H, W) view of them, so for such an image this copies nothing."""
     return image.permute(1, 2, 0)
 
 
@@ -229,20 +246,17 @@ def decode_rgb_pil(path: str | Path) -> torch.Tensor:
 def decode_rgb(path: str | Path) -> torch.Tensor:
     """Decode an image file into a uint8 RGB tensor (3, H, W); raise UndecodableImage."""
     data = read_image_file(path)
-    size = jpeg_dimensions(data) if data[:3] == JPEG_MAGIC else None
-    if size is None:
+    frame = jpeg_frame(data) if data[:3] == JPEG_MAGIC else None
+    if frame is None:
         return _decode_with_pil(data, path)
-    refuse_too_large(size, path)
+    refuse_too_large((frame.width, frame.height), path)
+    if frame.components not in PLAIN_JPEG_COMPONENTS or frame.metadata:
+        return _decode_with_pil(data, path)
     try:
-        with warnings.catch_warnings():
-            # torchvision 0.29 deprecates its decoders for TorchCodec's; they still work.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pixels = torch.frombuffer(data, dtype=torch.uint8)
-            return decode_image(pixels, mode=ImageReadMode.RGB, apply_exif_orientation=True)
-    except RuntimeError as torchvision_error:
+        return torch.from_numpy(simplejpeg.decode_jpeg(data, colorspace="RGB")).permute(2, 0, 1)
+    except ValueError as libjpeg_error:  # truncated, corrupt, 12-bit...: PIL may still decode it
         try:
             return _decode_with_pil(data, path)
-        except UndecodableImage:
-            # "decode_jpeg, /path/to/decode_jpeg.cpp:171, Image is incomplete or truncated"
-            reason = str(torchvision_error).splitlines()[0].split(".cpp:")[-1].split(", ", 1)[-1]
-            raise UndecodableImage(f"{path}: {reason}") from None
+        except UndecodableImage:  # "tjDecompressHeader3(): Could not determine subsampling ..."
+            reason = str(libjpeg_error).splitlines()[0].split("(): ", 1)[-1]
+            raise UndecodableImage(f"{path}: truncated or corrupt JPEG ({reason})") from None

@@ -9,6 +9,7 @@ List paths are relative to `images/`. The test split has no labels: its images g
 -1, listed by `test.txt` when present, else every image under `images/test/` in name order
 (the official release ships no `test.txt`). Class names come from `categories.txt`; without
 it, from the folder names of the training images (or the label number when they disagree).
+A dataset spec may name another list file for train or val (`data.spec`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from pathlib import Path
 from scenelab.data.decode import IMAGE_EXTENSIONS, file_problem
 from scenelab.data.listfile import UNLABELLED, Entry, parse_categories, parse_list, read_text
 from scenelab.data.samples import Problem, Samples
+from scenelab.data.spec import DatasetSpec
 
 LABELLED_SPLITS = ("train", "val")
+MISSING_IMAGE = "image not found: "  # a listed image that is not there (a mirror lacks it)
 
 
-def is_miniplaces_root(root: Path) -> bool:
-    return (root / "images").is_dir() and any(
-        (root / f"{s}.txt").is_file() for s in LABELLED_SPLITS
+def is_miniplaces_root(spec: DatasetSpec) -> bool:
+    return (spec.root / "images").is_dir() and any(
+        spec.list_file(split).is_file() for split in LABELLED_SPLITS
     )
 
 
@@ -62,7 +65,7 @@ def _file_problems(images: Path, entries: list[Entry], source: Path) -> list[Pro
         path = images / entry.path
         problem = file_problem(path)  # missed by the walk: under a linked folder, say
         if problem is not None and not os.path.lexists(path):
-            problem = f"image not found: {path}"
+            problem = f"{MISSING_IMAGE}{path}"
         elif problem is not None:
             problem = f"{path}: {problem}"
         if problem is not None:
@@ -104,8 +107,8 @@ def _class_names(
     return names, problems
 
 
-def _read_labelled(root: Path, split: str) -> tuple[list[Entry], list[Problem]]:
-    list_file = root / f"{split}.txt"
+def _read_labelled(spec: DatasetSpec, split: str) -> tuple[list[Entry], list[Problem]]:
+    list_file = spec.list_file(split)
     if not list_file.is_file():
         return [], [Problem(list_file, None, f"missing: the {split} split needs it")]
     return parse_list(read_text(list_file), list_file, labelled=True)
@@ -123,19 +126,16 @@ def _read_test(root: Path) -> tuple[list[Entry], list[Problem], Path]:
     return [Entry(f"test/{name}", UNLABELLED, None) for name in names], [], folder
 
 
-def _class_mismatch(root: Path, train: list[Entry], val: list[Entry]) -> list[Problem]:
+def _class_mismatch(spec: DatasetSpec, train: list[Entry], val: list[Entry]) -> list[Problem]:
     train_labels, val_labels = {e.label for e in train}, {e.label for e in val}
+    val_file, train_name = spec.list_file("val"), spec.list_file("train").name
     problems = []
     if val_labels - train_labels:
         missing = sorted(val_labels - train_labels)[:10]
-        problems.append(
-            Problem(root / "val.txt", None, f"labels {missing} have no training images")
-        )
+        problems.append(Problem(val_file, None, f"labels {missing} have no training images"))
     if train_labels - val_labels:
         missing = sorted(train_labels - val_labels)[:10]
-        problems.append(
-            Problem(root / "val.txt", None, f"labels {missing} of train.txt are absent")
-        )
+        problems.append(Problem(val_file, None, f"labels {missing} of {train_name} are absent"))
     return problems
 
 
@@ -147,27 +147,28 @@ def _out_of_range(entries: list[Entry], num_classes: int, source: Path) -> list[
     ]
 
 
-def read_miniplaces(root: Path, split: str) -> tuple[Samples, list[Problem]]:
+def read_miniplaces(spec: DatasetSpec, split: str) -> tuple[Samples, list[Problem]]:
     """The samples of `split` (train/val/test) and every problem found without decoding.
 
     Checked: list-file syntax, labels in range, duplicated paths, missing images, an empty
     split, categories.txt, and train.txt and val.txt having different sets of labels.
     """
-    has_train, has_val = (root / "train.txt").is_file(), (root / "val.txt").is_file()
-    source = root / f"{split}.txt"
+    root, train_file = spec.root, spec.list_file("train")
+    has_train, has_val = train_file.is_file(), spec.list_file("val").is_file()
+    source = spec.list_file(split)
     if split == "test":
         entries, problems, source = _read_test(root)
     else:
-        entries, problems = _read_labelled(root, split)
-    train = entries if split == "train" else _read_labelled(root, "train")[0]
-    named, named_source = (train, root / "train.txt") if has_train else (entries, source)
+        entries, problems = _read_labelled(spec, split)
+    train = entries if split == "train" else _read_labelled(spec, "train")[0]
+    named, named_source = (train, train_file) if has_train else (entries, source)
     classes, class_problems = _class_names(root, named, named_source)
     problems = class_problems + problems
     if split != "test" and not class_problems:
         problems += _out_of_range(entries, len(classes), source)
     if split != "test" and has_train and has_val:
-        val = entries if split == "val" else _read_labelled(root, "val")[0]
-        problems += _class_mismatch(root, train, val)
+        val = entries if split == "val" else _read_labelled(spec, "val")[0]
+        problems += _class_mismatch(spec, train, val)
 
     images = root / "images"
     paths = [entry.path for entry in entries]
