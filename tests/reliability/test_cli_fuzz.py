@@ -44,6 +44,8 @@ FEWER_SLOW_EXAMPLES = {"bench conv": 20, "compare": 50}  # seconds per valid exa
 CPU = ("--device", "cpu")
 BASES: dict[str, tuple[str, ...]] = {
     "train": tuple(a.replace("{root}", "{data}").replace("{run}", "{new}") for a in TRAIN),
+    "config list": ("config", "list"),
+    "config show": ("config", "show", "simplenet"),
     "models": ("models", "simplenet", "--image-size", "32"),
     "bench conv": ("bench", "conv", "--quick", "--batch-size", "1", "--repeats", "1"),
     "data download": ("data", "download", "miniplaces", "{new}", "--mirror", "http://127.0.0.1:9"),
