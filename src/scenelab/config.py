@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from scenelab.attack_settings import adversarial_problems, resolve_adversarial
+from scenelab.attack_settings import check_adversarial
+from scenelab.bounds import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Bounds
 from scenelab.errors import ScenelabError
 from scenelab.files import write_text
 
@@ -44,52 +45,6 @@ MAX_BATCH = 65_536  # the largest batches in the literature (Goyal et al. 2017: 
 MAX_WORKERS = 256  # loader processes
 MAX_THREADS = 1024
 
-
-@dataclass(frozen=True)
-class Bounds:
-    """The values a numeric setting may take: finite, above ``low`` (or at it unless
-    ``low_open``), below ``high`` (or at it unless ``high_open``); ``None``: no limit.
-
-    One table of these (SETTING_BOUNDS) checks a setting given as a flag
-    (scenelab.cli.types), in a YAML config or in the config a checkpoint stores.
-    """
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    integer: bool = False
-
-    def contains(self, value: float) -> bool:
-        if not self.integer and not math.isfinite(value):
-            return False
-        if self.low is not None and not (value > self.low if self.low_open else value >= self.low):
-            return False
-        high = self.high
-        return high is None or (value < high if self.high_open else value <= high)
-
-    def describe(self) -> str:
-        """``a whole number >= 1``, ``a finite number in [0, 1)``..."""
-        kind = "a whole number" if self.integer else "a finite number"
-        low, high = _shown(self.low), _shown(self.high)
-        if self.low is not None and self.high is not None:
-            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-            return f"{kind} in {left}{low}, {high}{right}"
-        if self.low is not None:
-            return f"{kind} {'>' if self.low_open else '>='} {low}"
-        if self.high is not None:
-            return f"{kind} {'<' if self.high_open else '<='} {high}"
-        return kind
-
-
-def _shown(limit: float | None) -> str:
-    return f"{limit:g}" if isinstance(limit, float) else str(limit)
-
-
-COUNT = Bounds(1, integer=True)  # sizes, steps, repeats: one or more
-POSITIVE = Bounds(0, low_open=True)
-NON_NEGATIVE = Bounds(0)
-FRACTION = Bounds(0, 1, high_open=True)  # [0, 1)
 
 # The range of every numeric RunConfig setting, by key. The flags of `scenelab train`
 # (and the same-named flags of other commands) parse with these, and RunConfig.from_dict
@@ -139,9 +94,10 @@ def dataset_defaults(data: str) -> DatasetDefaults:
     return DIGITS_DEFAULTS if data == "digits" else SCENE_DEFAULTS
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class RunConfig:
-    """Every setting of a training run. ``batch_size`` is the global batch (all processes)."""
+    """Every setting of a training run, as given (``None``: the default, which `resolve`
+    fills). ``batch_size`` is the global batch (all processes)."""
 
     data: str = "digits"
     model: str = "simplenet"
@@ -206,6 +162,12 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal settings are equal configs, resolved (ResolvedConfig) or not."""
+        if not isinstance(other, RunConfig):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
 
     def to_yaml(self, path: str | Path) -> None:
         """Write the file whole or not at all (temporary file + rename): a run killed while
@@ -311,29 +273,51 @@ def _typed(name: str, value: Any, hint: Any, source: str) -> Any:
     )
 
 
-def resolve(config: RunConfig, *, image_size: int, default_amp: str) -> RunConfig:
-    """Fill every ``None`` but ``num_classes`` (which the dataset gives) with its default,
-    and check every value; raises ScenelabError."""
+@dataclass(frozen=True, eq=False)
+class ResolvedConfig(RunConfig):
+    """A RunConfig that `resolve` checked and completed: every default filled (but
+    ``num_classes``, which the data gives), adversarial epsilons parsed. The trainer takes
+    only this and checks nothing again."""
+
+
+def resolve(config: RunConfig, *, image_size: int, default_amp: str) -> ResolvedConfig:
+    """The one place a run's settings are checked and completed: fill every ``None`` but
+    ``num_classes`` with its default (``image_size`` and ``default_amp`` are the dataset's
+    and the device's), check every value; raises ScenelabError naming the flags."""
     defaults = dataset_defaults(config.data)
-    batch_size = config.batch_size or defaults.batch_size
-    resolved = config.replace(
-        epochs=config.epochs if config.epochs is not None else defaults.epochs,
+    batch_size = _given_or(config.batch_size, defaults.batch_size)
+    filled = config.replace(
+        epochs=_given_or(config.epochs, defaults.epochs),
         batch_size=batch_size,
-        lr=config.lr if config.lr is not None else BASE_LR * batch_size / BASE_BATCH,
-        augment=config.augment or defaults.augment,
-        workers=config.workers if config.workers is not None else defaults.workers,
-        threads=config.threads or defaults.threads,
-        image_size=config.image_size or image_size,
-        amp=config.amp or ("off" if config.dtype == "float64" else default_amp),
-        out=config.out or str(Path("runs") / f"{config.model}-{Path(config.data).name}"),
+        lr=_given_or(config.lr, BASE_LR * batch_size / BASE_BATCH if batch_size > 0 else None),
+        augment=_given_or(config.augment, defaults.augment),
+        workers=_given_or(config.workers, defaults.workers),
+        threads=_given_or(config.threads, defaults.threads),
+        image_size=_given_or(config.image_size, image_size),
+        amp=_given_or(config.amp, "off" if config.dtype == "float64" else default_amp),
+        out=_given_or(config.out, str(Path("runs") / f"{config.model}-{Path(config.data).name}")),
     )
-    validate(resolved)
-    resolved = resolved.replace(**resolve_adversarial(resolved))
-    return resolved
+    adversarial, adversarial_problems = check_adversarial(filled)
+    _refuse([*_problems(filled), *adversarial_problems])
+    return ResolvedConfig(**{**filled.to_dict(), **adversarial})
+
+
+def _given_or(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def validate(config: RunConfig) -> None:
-    """Refuse impossible values before any work starts, naming the flag."""
+    """Refuse impossible values (None passes: a default), naming the flag."""
+    _refuse([*_problems(config), *check_adversarial(config)[1]])
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        raise ScenelabError("; ".join(problems))
+
+
+def _problems(config: RunConfig) -> list[str]:
+    """What is wrong with every setting but the adversarial ones."""
     problems = []
     for name in SETTING_BOUNDS:
         problem = setting_problem(name, getattr(config, name))
@@ -356,6 +340,22 @@ def validate(config: RunConfig) -> None:
             problems.append(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
     if config.dtype == "float64" and config.amp not in (None, "off"):
         problems.append(f"--dtype float64 needs --amp off (--amp {config.amp} computes in it)")
-    problems.extend(adversarial_problems(config))
-    if problems:
-        raise ScenelabError("; ".join(problems))
+    return problems
+
+
+def resumed_config(run_dir: Path, changes: dict[str, Any]) -> RunConfig:
+    """The config a run saved (RUN/config.yaml) with ``changes``, refused unless every
+    change is one that may change on a resume (RESUMABLE_CHANGES): what `scenelab train
+    --resume RUN` and the study run to continue a run exactly."""
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.is_file():
+        raise ScenelabError(f"--resume {run_dir}: not a run folder (it has no config.yaml)")
+    saved = RunConfig.from_yaml(saved_path, flag="--resume")
+    wanted = saved.replace(**changes, out=str(run_dir))
+    differences = saved.differences(wanted)
+    if differences:
+        raise ScenelabError(
+            f"--resume {run_dir}: these settings differ from the run's config.yaml, so the run "
+            f"could not continue exactly: {'; '.join(differences)}"
+        )
+    return wanted

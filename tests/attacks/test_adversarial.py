@@ -24,7 +24,7 @@ from scenelab.config import RunConfig, resolve
 from scenelab.data import build_dataset
 from scenelab.errors import ScenelabError
 from scenelab.nn.normalize import Normalize
-from scenelab.train import engine
+from scenelab.train import build, engine
 from scenelab.train.command import flag_overrides, resumed_config
 from scenelab.train.engine import train, train_step
 
@@ -92,7 +92,7 @@ def test_bad_settings_are_refused_before_any_work(changes, message, tmp_path, mo
     def no_data(*args, **kwargs):
         raise AssertionError("data was loaded")
 
-    monkeypatch.setattr(engine, "build_dataset", no_data)
+    monkeypatch.setattr(build, "build_dataset", no_data)
     with pytest.raises(ScenelabError, match=message):
         train(RunConfig(out=str(tmp_path / "run"), **changes))
     assert not (tmp_path / "run").exists()

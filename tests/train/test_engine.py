@@ -13,7 +13,7 @@ from scenelab.cli import main
 from scenelab.config import RunConfig
 from scenelab.data import build_dataset, build_transform
 from scenelab.errors import ScenelabError
-from scenelab.train import engine
+from scenelab.train import build, engine
 from scenelab.train.command import resumed_config
 from scenelab.train.engine import train
 from scenelab.train.logs import METRIC_COLUMNS
@@ -136,8 +136,8 @@ def test_nonfinite_loss_stops_naming_the_step_and_keeps_last_good(
     tiny_config, tmp_path, monkeypatch
 ):
     def nan_loss(step, *args, **kwargs):
-        _, logits = step(*args, **kwargs)
-        return torch.tensor(float("nan")), logits
+        _, logits, grad_norm = step(*args, **kwargs)
+        return torch.tensor(float("nan")), logits, grad_norm
 
     stop_at_call(monkeypatch, 5, nan_loss)
     run = tmp_path / "nan"
@@ -152,7 +152,7 @@ def test_impossible_values_are_refused_before_any_work(tiny_config, tmp_path, mo
     def no_data(*args, **kwargs):
         raise AssertionError("data was loaded")
 
-    monkeypatch.setattr(engine, "build_dataset", no_data)
+    monkeypatch.setattr(build, "build_dataset", no_data)
     with pytest.raises(ScenelabError, match="--epochs must be a whole number >= 1, got 0"):
         train(tiny_config(tmp_path / "a", epochs=0))
     with pytest.raises(ScenelabError, match="longer than training"):
