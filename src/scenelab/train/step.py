@@ -102,7 +102,10 @@ class Totals:
         self.correct += correct_top_k(logits, labels, TOP_K)
 
     def read(self) -> dict[str, float | int]:
-        """The sums as numbers (one read from the device), the checkpoint's "epoch_totals"."""
+        """The sums as numbers (one read from the device, none for an epoch not yet
+        started), the checkpoint's "epoch_totals"."""
+        if self.samples == 0:
+            return {"samples": 0, "loss_sum": 0.0, "correct1": 0, "correct5": 0}
         loss_sum, correct1, correct5 = torch.cat([self.loss_sum.view(1), self.correct]).tolist()
         return {
             "samples": self.samples,
