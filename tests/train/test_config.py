@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from scenelab.config import RunConfig, resolve, validate
+from scenelab import attack_settings
+from scenelab.config import ResolvedConfig, RunConfig, resolve, validate
 from scenelab.errors import ScenelabError
 from scenelab.models import list_models
+from scenelab.train.engine import train
 
 
 def test_yaml_round_trip_and_unknown_keys(tmp_path):
@@ -73,3 +76,26 @@ def test_every_recipe_in_configs_is_valid():
         config = RunConfig.from_yaml(path)
         validate(config)
         assert config.model in list_models(), path
+
+
+def test_a_run_is_checked_and_resolved_once_into_a_frozen_config(
+    tiny_config, tmp_path, monkeypatch
+):
+    """`resolve` is the one check: the adversarial settings are resolved once per run (the
+    trainer checks nothing again), and what it returns cannot change."""
+    real, calls = attack_settings.resolve_adversarial, []
+
+    def counted(config):
+        calls.append(config)
+        return real(config)
+
+    monkeypatch.setattr(attack_settings, "resolve_adversarial", counted)
+    resolved = resolve(RunConfig(adv="pgd", adv_epsilon="4/255"), image_size=32, default_amp="off")
+    assert len(calls) == 1 and isinstance(resolved, ResolvedConfig)
+    assert resolved.adv_epsilon == pytest.approx(4 / 255) and resolved.adv_steps == 5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.lr = 1.0  # type: ignore[misc]
+
+    calls.clear()
+    train(tiny_config(tmp_path / "run", epochs=1, adv="fgsm-rs"))
+    assert len(calls) == 1
