@@ -219,34 +219,11 @@ def main() -> None:
     if args.against is not None:
         return against_main(args)
 
-    results: dict[tuple[str, str], dict[str, list[float]]] = {}
-    peak_mib: dict[tuple[str, str], dict[str, list[float]]] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        data = subset_folder(args.root, args.steps, Path(folder))
-        for repeat in range(args.repeats):
-            for model_name in args.models:
-                for precision in args.precisions:
-                    row = results.setdefault((model_name, precision), {s: [] for s in SIDES})
-                    memory = peak_mib.setdefault((model_name, precision), {s: [] for s in SIDES})
-                    # Alternate the order of the sides, so that a drifting load cancels out.
-                    for side in SIDES if repeat % 2 == 0 else SIDES[::-1]:
-                        images_per_s, mib = in_fresh_process(
-                            measure, side, data, model_name, precision, args
-                        )
-                        row[side].append(images_per_s)
-                        memory[side].append(mib)
-                    print(
-                        f"repeat {repeat + 1}/{args.repeats} {model_name} {precision}: "
-                        + ", ".join(f"{side} {row[side][-1]:.1f}" for side in SIDES)
-                        + " images/s",
-                        flush=True,
-                    )
+    def in_fresh_process_of(side: str, data: Path, model_name: str, precision: str):
+        return in_fresh_process(measure, side, data, model_name, precision, args)
 
-    print(
-        f"\nbatch {BATCH}, {IMAGE_SIZE}x{IMAGE_SIZE}, {args.threads} compute thread(s), "
-        f"{args.workers} loader process(es), augment {args.augment}, "
-        f"medians of {args.repeats}\n"
-    )
+    results, peak_mib = interleaved(args, SIDES, in_fresh_process_of)
+    print(settings_line(args) + "\n")
     print(
         "| model | precision | bare loop | bare loop, memory reused | trainer | trainer / bare "
         "| trainer / bare reused | cached trainer | cached / bare reused |"
@@ -270,32 +247,53 @@ def main() -> None:
         print(f"| {model_name} | {precision} | {cells} |")
 
 
-def against_main(args: argparse.Namespace) -> None:
-    """This checkout's trainer against ``--against``'s, interleaved, medians."""
-    sources = {"trainer": SOURCE, "against": args.against.resolve()}
+def interleaved(
+    args: argparse.Namespace,
+    sides: tuple[str, ...],
+    measure_side: Callable[[str, Path, str, str], tuple[float, float]],
+) -> tuple[dict[tuple[str, str], dict[str, list[float]]], ...]:
+    """Images/s and peak MiB of every side, per (model, precision): ``args.repeats``
+    rounds, each side measured by ``measure_side(side, data, model, precision)``."""
     results: dict[tuple[str, str], dict[str, list[float]]] = {}
+    peak_mib: dict[tuple[str, str], dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as folder:
         data = subset_folder(args.root, args.steps, Path(folder))
         for repeat in range(args.repeats):
             for model_name in args.models:
                 for precision in args.precisions:
-                    row = results.setdefault((model_name, precision), {s: [] for s in sources})
-                    for side in AGAINST_SIDES if repeat % 2 == 0 else AGAINST_SIDES[::-1]:
-                        images_per_s, _ = in_source_tree(
-                            sources[side], data, model_name, precision, args
-                        )
+                    row = results.setdefault((model_name, precision), {s: [] for s in sides})
+                    memory = peak_mib.setdefault((model_name, precision), {s: [] for s in sides})
+                    # Alternate the order of the sides, so that a drifting load cancels out.
+                    for side in sides if repeat % 2 == 0 else sides[::-1]:
+                        images_per_s, mib = measure_side(side, data, model_name, precision)
                         row[side].append(images_per_s)
+                        memory[side].append(mib)
                     print(
                         f"repeat {repeat + 1}/{args.repeats} {model_name} {precision}: "
-                        f"this {row['trainer'][-1]:.1f}, against {row['against'][-1]:.1f} "
-                        "images/s",
+                        + ", ".join(f"{side} {row[side][-1]:.1f}" for side in sides)
+                        + " images/s",
                         flush=True,
                     )
-    print(
+    return results, peak_mib
+
+
+def settings_line(args: argparse.Namespace) -> str:
+    return (
         f"\nbatch {BATCH}, {IMAGE_SIZE}x{IMAGE_SIZE}, {args.threads} compute thread(s), "
-        f"{args.workers} loader process(es), augment {args.augment}, medians of "
-        f"{args.repeats}; against: {sources['against']}\n"
+        f"{args.workers} loader process(es), augment {args.augment}, "
+        f"medians of {args.repeats}"
     )
+
+
+def against_main(args: argparse.Namespace) -> None:
+    """This checkout's trainer against ``--against``'s, interleaved, medians."""
+    sources = {"trainer": SOURCE, "against": args.against.resolve()}
+
+    def in_tree_of(side: str, data: Path, model_name: str, precision: str):
+        return in_source_tree(sources[side], data, model_name, precision, args)
+
+    results, _ = interleaved(args, AGAINST_SIDES, in_tree_of)
+    print(f"{settings_line(args)}; against: {sources['against']}\n")
     print("| model | precision | against, images/s | this, images/s | this / against |")
     print("| --- | --- | ---: | ---: | ---: |")
     for (model_name, precision), row in results.items():
