@@ -2,7 +2,7 @@
 
 Values left ``None`` are filled by ``resolve``: per-dataset defaults (``digits`` is
 small and easy, so it gets fewer epochs, smaller batches and 32x32 images), the
-learning rate scaled with the batch, the mixed precision the hardware supports.
+learning rate scaled with the batch, full precision (``--amp`` turns bf16/fp16 on).
 The run folder's ``config.yaml`` holds the resolved config, so
 ``scenelab train --resume RUN`` needs no other flag.
 """
@@ -10,7 +10,6 @@ The run folder's ``config.yaml`` holds the resolved config, so
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,6 +21,7 @@ from scenelab.attack_settings import check_adversarial
 from scenelab.bounds import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Bounds
 from scenelab.errors import ScenelabError
 from scenelab.files import write_text
+from scenelab.settings_io import read_yaml_mapping, typed_value
 
 BASE_LR = 0.1  # for a batch of 256, scaled linearly (Goyal et al. 2017)
 BASE_BATCH = 256
@@ -29,6 +29,7 @@ AMP_CHOICES = ("bf16", "fp16", "off")
 DTYPE_CHOICES = ("float32", "float64")
 CONV_CHOICES = ("native", "custom")
 AUGMENT_CHOICES = ("study", "light", "none")
+OPT_CHOICES = ("sgd", "adamw")  # torch.optim.SGD (the study's), torch.optim.AdamW
 
 # Values a run may change when it is resumed: they do not alter what is computed.
 RESUMABLE_CHANGES = frozenset(
@@ -64,6 +65,9 @@ SETTING_BOUNDS: dict[str, Bounds] = {
     "seed": Bounds(0, MAX_SEED, integer=True),
     "ckpt_minutes": POSITIVE,
     "grad_clip": POSITIVE,
+    "ema": Bounds(0, 1, low_open=True, high_open=True),
+    "mixup": POSITIVE,
+    "cutmix": POSITIVE,
     "adv_steps": COUNT,
     "num_classes": Bounds(1, MAX_CLASSES, integer=True),
 }
@@ -107,7 +111,8 @@ class RunConfig:
     batch_size: int | None = None
     lr: float | None = None
     wd: float = 1e-4
-    momentum: float = 0.9
+    opt: str = "sgd"
+    momentum: float = 0.9  # SGD's
     nesterov: bool = False
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
@@ -129,6 +134,9 @@ class RunConfig:
     out: str | None = None
     ckpt_minutes: float | None = None
     grad_clip: float | None = None  # max L2 norm of all gradients together; None: no clipping
+    ema: float | None = None  # decay of an exponential moving average of the weights; None: none
+    mixup: float | None = None  # Beta(alpha, alpha) of MixUp (Zhang et al. 2018); None: off
+    cutmix: float | None = None  # Beta(alpha, alpha) of CutMix (Yun et al. 2019); None: off
     # Adversarial training (scenelab.attacks.adversarial); all None unless adv != "none".
     adv: str = "none"
     adv_steps: int | None = None
@@ -147,7 +155,9 @@ class RunConfig:
                 f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}"
             )
         hints = typing.get_type_hints(cls)
-        checked = {name: _typed(name, value, hints[name], source) for name, value in values.items()}
+        checked = {
+            name: typed_value(name, value, hints[name], source) for name, value in values.items()
+        }
         for name, value in checked.items():
             problem = setting_problem(name, value)
             if problem:
@@ -187,27 +197,6 @@ class RunConfig:
         ]
 
 
-def read_yaml_mapping(path: str | Path, flag: str = "--config") -> dict[str, Any]:
-    """The mapping a YAML file holds (yaml.safe_load: tags such as !!python/object are
-    refused), or a ScenelabError naming ``flag``, the file and the line."""
-    path = Path(path)
-    prefix = f"{flag} " if flag else ""
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except OSError as error:
-        raise ScenelabError(f"{prefix}{path}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise ScenelabError(f"{prefix}{path}: not UTF-8 text ({error.reason})") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ScenelabError(f"{prefix}{where}: not valid YAML ({problem})") from None
-    if not isinstance(values, dict):
-        raise ScenelabError(f"{prefix}{path}: expected a mapping of setting: value")
-    return values
-
-
 def setting_problem(name: str, value: Any) -> str | None:
     """What is wrong with ``value`` for the setting ``name`` by SETTING_BOUNDS and
     PATH_SETTINGS (``must be ..., got ...``), or None; strings still to be parsed
@@ -234,45 +223,6 @@ def check_stored_config(values: Any, source: str, required: tuple[str, ...]) -> 
     return values
 
 
-# Settings that also take a string, parsed later ("6/255").
-_ALSO_STRINGS = frozenset({"adv_epsilon", "adv_step_size"})
-
-
-def _typed(name: str, value: Any, hint: Any, source: str) -> Any:
-    """``value`` if it has the type the field's annotation says, else ScenelabError.
-
-    A float setting also takes an int, and a string that reads as a number (YAML 1.1
-    reads ``1e-3`` as a string).
-    """
-    allowed = set(typing.get_args(hint)) or {hint}
-    if value is None and type(None) in allowed:
-        return value
-    if bool in allowed and isinstance(value, bool):
-        return value
-    if int in allowed and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if float in allowed and isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond any float: out of every range
-            return math.inf if value > 0 else -math.inf
-    if float in allowed and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            if name in _ALSO_STRINGS:
-                return value
-    if str in allowed and isinstance(value, str):
-        return value
-    kinds = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-    expected = " or ".join(kinds[kind] for kind in kinds if kind in allowed)
-    if type(None) in allowed:
-        expected += " or null"
-    raise ScenelabError(
-        f"{source}: {name} must be {expected}, got {value!r} ({type(value).__name__})"
-    )
-
-
 @dataclass(frozen=True, eq=False)
 class ResolvedConfig(RunConfig):
     """A RunConfig that `resolve` checked and completed: every default filled (but
@@ -280,10 +230,10 @@ class ResolvedConfig(RunConfig):
     only this and checks nothing again."""
 
 
-def resolve(config: RunConfig, *, image_size: int, default_amp: str) -> ResolvedConfig:
+def resolve(config: RunConfig, *, image_size: int) -> ResolvedConfig:
     """The one place a run's settings are checked and completed: fill every ``None`` but
-    ``num_classes`` with its default (``image_size`` and ``default_amp`` are the dataset's
-    and the device's), check every value; raises ScenelabError naming the flags."""
+    ``num_classes`` with its default (``image_size`` is the dataset's; mixed precision is
+    off unless asked for), check every value; raises ScenelabError naming the flags."""
     defaults = dataset_defaults(config.data)
     batch_size = _given_or(config.batch_size, defaults.batch_size)
     filled = config.replace(
@@ -294,7 +244,7 @@ def resolve(config: RunConfig, *, image_size: int, default_amp: str) -> Resolved
         workers=_given_or(config.workers, defaults.workers),
         threads=_given_or(config.threads, defaults.threads),
         image_size=_given_or(config.image_size, image_size),
-        amp=_given_or(config.amp, "off" if config.dtype == "float64" else default_amp),
+        amp=_given_or(config.amp, "off"),
         out=_given_or(config.out, str(Path("runs") / f"{config.model}-{Path(config.data).name}")),
     )
     adversarial, adversarial_problems = check_adversarial(filled)
@@ -325,6 +275,10 @@ def _problems(config: RunConfig) -> list[str]:
             problems.append(f"--{name.replace('_', '-')} {problem}")
     if config.nesterov and config.momentum == 0:
         problems.append("--nesterov needs a non-zero --momentum")
+    if config.adv != "none" and (config.mixup is not None or config.cutmix is not None):
+        problems.append("--mixup and --cutmix do not combine with --adv (its attack needs labels)")
+    if config.nesterov and config.opt != "sgd":
+        problems.append(f"--nesterov is SGD's; --opt {config.opt} has no such option")
     if config.epochs is not None and config.warmup_epochs > config.epochs:
         problems.append(
             f"--warmup-epochs {config.warmup_epochs} is longer than training "
@@ -335,6 +289,7 @@ def _problems(config: RunConfig) -> list[str]:
         ("--dtype", config.dtype, DTYPE_CHOICES),
         ("--conv", config.conv, CONV_CHOICES),
         ("--augment", config.augment, AUGMENT_CHOICES),
+        ("--opt", config.opt, OPT_CHOICES),
     ):
         if value is not None and value not in choices:
             problems.append(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
@@ -345,17 +300,20 @@ def _problems(config: RunConfig) -> list[str]:
 
 def resumed_config(run_dir: Path, changes: dict[str, Any]) -> RunConfig:
     """The config a run saved (RUN/config.yaml) with ``changes``, refused unless every
-    change is one that may change on a resume (RESUMABLE_CHANGES): what `scenelab train
-    --resume RUN` and the study run to continue a run exactly."""
+    change is one that may change on a resume (RESUMABLE_CHANGES) or a larger ``epochs``
+    (the run is extended): what `scenelab train --resume RUN` and the study run to continue
+    a run exactly."""
     saved_path = run_dir / "config.yaml"
     if not saved_path.is_file():
         raise ScenelabError(f"--resume {run_dir}: not a run folder (it has no config.yaml)")
     saved = RunConfig.from_yaml(saved_path, flag="--resume")
     wanted = saved.replace(**changes, out=str(run_dir))
-    differences = saved.differences(wanted)
+    extends = None not in (saved.epochs, wanted.epochs) and wanted.epochs > saved.epochs
+    differences = saved.differences(wanted.replace(epochs=saved.epochs) if extends else wanted)
     if differences:
         raise ScenelabError(
             f"--resume {run_dir}: these settings differ from the run's config.yaml, so the run "
-            f"could not continue exactly: {'; '.join(differences)}"
+            f"could not continue exactly: {'; '.join(differences)} (only --epochs may change, "
+            "to a larger number: that extends the run)"
         )
     return wanted

@@ -32,7 +32,7 @@ EPSILON = 6 / 255
 
 
 def resolved(**changes) -> RunConfig:
-    return resolve(RunConfig(**changes), image_size=32, default_amp="off")
+    return resolve(RunConfig(**changes), image_size=32)
 
 
 def parsed(*flags: str) -> RunConfig:
@@ -63,7 +63,7 @@ def test_flags_parse_fractions_and_fill_the_study_defaults():
 def test_yaml_fractions_are_parsed_and_the_config_round_trips(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("adv: pgd\nadv_epsilon: 4/255\nadv_steps: 3\n")
-    config = resolve(RunConfig.from_yaml(path), image_size=32, default_amp="off")
+    config = resolve(RunConfig.from_yaml(path), image_size=32)
     assert config.adv_epsilon == pytest.approx(4 / 255)
     config.to_yaml(tmp_path / "saved.yaml")
     assert RunConfig.from_yaml(tmp_path / "saved.yaml") == config

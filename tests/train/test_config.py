@@ -23,17 +23,15 @@ def test_yaml_round_trip_and_unknown_keys(tmp_path):
 
 
 def test_resolve_fills_per_dataset_defaults_and_scales_the_lr():
-    digits = resolve(RunConfig(), image_size=32, default_amp="bf16")
+    digits = resolve(RunConfig(), image_size=32)
     assert (digits.epochs, digits.batch_size, digits.image_size) == (10, 32, 32)
-    assert digits.lr == pytest.approx(0.1 * 32 / 256) and digits.amp == "bf16"
+    assert digits.lr == pytest.approx(0.1 * 32 / 256) and digits.amp == "off"  # unless asked
     assert digits.out == "runs/simplenet-digits"
 
-    scenes = resolve(
-        RunConfig(data="/data/miniplaces", batch_size=64), image_size=128, default_amp="off"
-    )
+    scenes = resolve(RunConfig(data="/data/miniplaces", batch_size=64), image_size=128)
     assert (scenes.epochs, scenes.augment, scenes.image_size) == (60, "study", 128)
     assert scenes.lr == pytest.approx(0.025)
-    explicit = resolve(RunConfig(batch_size=64, lr=0.5), image_size=32, default_amp="off")
+    explicit = resolve(RunConfig(batch_size=64, lr=0.5), image_size=32)
     assert explicit.lr == 0.5
 
 
@@ -90,7 +88,7 @@ def test_a_run_is_checked_and_resolved_once_into_a_frozen_config(
         return real(config)
 
     monkeypatch.setattr(attack_settings, "resolve_adversarial", counted)
-    resolved = resolve(RunConfig(adv="pgd", adv_epsilon="4/255"), image_size=32, default_amp="off")
+    resolved = resolve(RunConfig(adv="pgd", adv_epsilon="4/255"), image_size=32)
     assert len(calls) == 1 and isinstance(resolved, ResolvedConfig)
     assert resolved.adv_epsilon == pytest.approx(4 / 255) and resolved.adv_steps == 5
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torchvision.transforms import v2
 
+from scenelab.checkpoint import load_checkpoint
 from scenelab.config import ResolvedConfig
 from scenelab.data import build_dataset, build_loader, build_transform
 from scenelab.errors import ScenelabError
+from scenelab.models.torchvision_models import read_weights
 from scenelab.train.distributed import World
 from scenelab.train.sampling import ResumableSampler, SeededSamples, shard_indices
 from scenelab.train.schedule import WarmupCosineSchedule
@@ -109,7 +114,33 @@ def place_model(
     return model, torch.compile(forward) if config.compile else forward
 
 
-def build_optimizer(model: nn.Module, config: ResolvedConfig) -> torch.optim.SGD:
+def pretrained_weights(path: str | None) -> str | dict[str, torch.Tensor] | None:
+    """What ``--pretrained`` gives `build_model`: a torchvision state dict file as it is, or
+    for a scenelab run folder (its best.pt, else last.pt) or checkpoint the backbone of its
+    model: the torchvision network's weights without scenelab's ``net.`` prefix and without
+    the Normalize layer's buffers (build_model then drops the classifier)."""
+    if path is None:
+        return None
+    source = Path(path)
+    if source.is_dir():
+        try:
+            checkpoint = load_checkpoint(source)
+        except ScenelabError as error:  # it names the folder
+            raise ScenelabError(f"--pretrained {error}") from None
+    else:
+        checkpoint = read_weights(source)
+    if not (isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict)):
+        return path  # not a scenelab checkpoint: a torchvision state dict, or refused there
+    weights = checkpoint["model"].items()
+    return {key.removeprefix("net."): value for key, value in weights if key.startswith("net.")}
+
+
+def build_optimizer(model: nn.Module, config: ResolvedConfig) -> torch.optim.Optimizer:
+    """``--opt sgd``: SGD with momentum (the study's); ``adamw``: AdamW (Loshchilov & Hutter
+    2019, decoupled weight decay) with PyTorch's betas. The schedule sets lr and weight
+    decay of either every step."""
+    if config.opt == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.wd)
     return torch.optim.SGD(
         model.parameters(),
         lr=config.lr,
@@ -117,6 +148,28 @@ def build_optimizer(model: nn.Module, config: ResolvedConfig) -> torch.optim.SGD
         nesterov=config.nesterov,
         weight_decay=config.wd,
     )
+
+
+def build_ema(model: nn.Module, config: ResolvedConfig) -> AveragedModel | None:
+    """``--ema DECAY``: an exponential moving average of the weights and buffers (BatchNorm's
+    running statistics too), updated after every step; None without it."""
+    if config.ema is None:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True)
+
+
+def build_mixing(config: ResolvedConfig, num_classes: int) -> v2.Transform | None:
+    """``--mixup`` / ``--cutmix`` ALPHA: torchvision's v2.MixUp / v2.CutMix on a batch of
+    [0, 1] images and its labels (which become mixed one-hot targets); with both, one of
+    the two for each batch, at random. None without either."""
+    mixings = [
+        mixing(alpha=alpha, num_classes=num_classes)
+        for mixing, alpha in ((v2.MixUp, config.mixup), (v2.CutMix, config.cutmix))
+        if alpha is not None
+    ]
+    if not mixings:
+        return None
+    return mixings[0] if len(mixings) == 1 else v2.RandomChoice(mixings)
 
 
 def build_schedule(config: ResolvedConfig, steps_per_epoch: int) -> WarmupCosineSchedule:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from scenelab.config import RunConfig, resumed_config
+from scenelab.evaluate import run_folder_of
 from scenelab.safetext import terminal
 from scenelab.train.engine import train
 from scenelab.train.runfolder import has_checkpoint
@@ -24,6 +25,8 @@ def train_command(args: argparse.Namespace) -> int:
     overrides = flag_overrides(args)
     if args.resume is not None:
         run_dir = Path(args.resume)
+        if run_dir.is_file():  # a checkpoint: continue the run it belongs to
+            run_dir = run_folder_of(run_dir)
         config = resumed_config(run_dir, overrides)
         if not has_checkpoint(run_dir):
             print(

@@ -1,11 +1,12 @@
 """`RunContext`: what a training loop uses besides its `TrainState`: the resolved config,
 this process's place in the world, the module the steps call, the non-finite guard, the
-stop signals, the run's logs, and when it last saved and plotted."""
+stop signals, the batch mixing, the run's logs, and when it last saved and plotted."""
 
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from scenelab.safetext import terminal
 from scenelab.train.distributed import World
 from scenelab.train.guard import StepGuard, StopSignals
 from scenelab.train.logs import TensorBoardLog, format_table
+from scenelab.train.schedule import warmup_cosine_lr
 from scenelab.train.state import TrainState
 
 
@@ -33,6 +35,7 @@ class RunContext:
     forward_model: nn.Module  # the model, or its DDP / torch.compile wrapper
     guard: StepGuard
     signals: StopSignals
+    mixing: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None  # --mixup/--cutmix
     tensorboard: TensorBoardLog | None = None  # on the main process only
     last_save: float = field(default_factory=time.monotonic)
     last_plot: float = field(default_factory=time.monotonic)
@@ -67,6 +70,20 @@ class RunContext:
         self.tensorboard = TensorBoardLog(self.folder, first_epoch=state.epoch)
         if collapse:
             print(f"stopped at epoch {state.epoch} on a collapse ({collapse}); nothing to resume")
+        if state.extended_from is not None:
+            lr = warmup_cosine_lr(
+                state.step,
+                state.schedule.base_lr,
+                state.schedule.warmup_steps,
+                state.schedule.total_steps,
+            )
+            print(
+                f"extending {terminal(str(self.folder))} from {state.extended_from} to "
+                f"{self.config.epochs} epochs: the learning-rate schedule is re-planned for "
+                f"{self.config.epochs} epochs and continues at step {state.step + 1} with lr "
+                f"{lr:.4g}",
+                flush=True,
+            )
 
     def close_logs(self, state: TrainState) -> None:
         if self.tensorboard is None:

@@ -37,9 +37,12 @@ from scenelab.safetext import terminal
 from scenelab.train.build import (
     TrainData,
     build_data,
+    build_ema,
+    build_mixing,
     build_optimizer,
     build_schedule,
     place_model,
+    pretrained_weights,
 )
 from scenelab.train.context import RunContext
 from scenelab.train.distributed import (
@@ -60,7 +63,7 @@ from scenelab.train.logs import (
     plot_run,
     write_metrics_csv,
 )
-from scenelab.train.precision import autocast_factory, default_amp, grad_scaler
+from scenelab.train.precision import autocast_factory, grad_scaler
 from scenelab.train.process import training_process
 from scenelab.train.runfolder import has_checkpoint, own_run_folder
 from scenelab.train.state import TrainState
@@ -80,9 +83,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
     Raises ScenelabError for bad input, a non-finite step (exit code 3) or a stop signal
     (exit code 128 + signal number, after saving last.pt)."""
     device = pick_device(config.device)
-    config = resolve(
-        config, image_size=default_image_size(config.data), default_amp=default_amp(device)
-    )
+    config = resolve(config, image_size=default_image_size(config.data))
     check_image_size(config.model, config.image_size)  # before anything is written
     run_dir = Path(config.out)
     with (
@@ -96,7 +97,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
             config.model,
             len(data.classes),
             conv=config.conv,
-            pretrained=None if resuming else config.pretrained,  # resume loads every weight
+            pretrained=pretrained_weights(None if resuming else config.pretrained),
         )
         model, forward_model = place_model(model, config, device, world)
         optimizer = build_optimizer(model, config)
@@ -109,6 +110,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
             classes=data.classes,
             world_size=world.world_size,
             totals=Totals(device),
+            ema=build_ema(model, config),
         )
         last = run_dir / CHECKPOINT_DIR / "last.pt"
         state = (
@@ -117,17 +119,12 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
             else TrainState(**parts)
         )
         adversary = build_adversary(config)  # None unless --adv pgd / fgsm-rs
-        robust = (
-            RobustValidation(data.val_loader.dataset, config.adv_epsilon, config.seed)
-            if adversary
-            else None
-        )
-        collapse = (
-            collapse_reason(state.history, state.num_classes) if robust and state.history else None
-        )
+        robust, collapse = robust_validation(adversary, config, data, state)  # --adv only
         autocast = autocast_factory(device, config.amp)
         step = step_function(forward_model, state, config, autocast, adversary)
-        run = RunContext(config, world, device, forward_model, StepGuard(last), StopSignals())
+        mixing = build_mixing(config, state.num_classes)  # None unless --mixup / --cutmix
+        signals, guard = StopSignals(), StepGuard(last)
+        run = RunContext(config, world, device, forward_model, guard, signals, mixing)
         run.open_logs(state, collapse)
         with run.signals:
             for epoch in range(state.epoch, config.epochs):
@@ -135,9 +132,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
                     break
                 started = train_one_epoch(epoch, state, step, data, run)
                 train_seconds = time.perf_counter() - started
-                val = evaluate(
-                    model, data.val_loader, device, autocast, run.dtype, config.channels_last
-                )
+                val = evaluate(model, data.val_loader, device, run.dtype, config.channels_last)
                 row = epoch_row(epoch, state, val, started, train_seconds, data, run)
                 if robust:
                     row.update(robust.measure(model, device))
@@ -179,10 +174,12 @@ def train_one_epoch(
         lr = state.schedule.apply(state.optimizer, state.step)
         place = StepPlace(state.step + 1, epoch + 1, state.position + 1, lr)
         labels = labels.to(device, non_blocking=True)
-        loss, logits, grad_norm = step(
-            to_model_input(images, device, run.dtype, config.channels_last), labels
-        )
+        inputs = to_model_input(images, device, run.dtype, config.channels_last)
+        inputs, targets = run.mixing(inputs, labels) if run.mixing else (inputs, labels)
+        loss, logits, grad_norm = step(inputs, targets)
         run.guard.record(place, loss, grad_norm)
+        if state.ema is not None:
+            state.ema.update_parameters(state.model)
         state.totals.add(loss, logits, labels)
         state.step, state.position = state.step + 1, state.position + 1
         if progress is not None:
@@ -202,6 +199,17 @@ def train_one_epoch(
     if progress is not None:
         progress.close()
     return started
+
+
+def robust_validation(
+    adversary: Adversary | None, config: ResolvedConfig, data: TrainData, state: TrainState
+) -> tuple[RobustValidation | None, str | None]:
+    """With --adv: the robust accuracy measured each epoch, and why a resumed run already
+    collapsed (None if it did not); without: (None, None)."""
+    if adversary is None:
+        return None, None
+    robust = RobustValidation(data.val_loader.dataset, config.adv_epsilon, config.seed)
+    return robust, collapse_reason(state.history, state.num_classes) if state.history else None
 
 
 def step_function(
@@ -236,6 +244,10 @@ def epoch_row(
     """The metrics row of a finished epoch, over every process (columns: logs.METRIC_COLUMNS)."""
     world, device = run.world, run.device
     skipped = sum_across(world, [data.train_set.skipped_images], device)[0]
+    ema = {}
+    if state.ema is not None:
+        on = (data.val_loader, device, run.dtype, run.config.channels_last)
+        ema = evaluate(state.ema.module, *on).metrics("val_ema", world, device)
     row = {
         "epoch": epoch + 1,
         "step": state.step,
@@ -246,6 +258,7 @@ def epoch_row(
         "images_per_s": state.totals.samples * world.world_size / train_seconds,
         "peak_memory_mib": peak_memory_mib(device),
         "skipped_images": round(skipped),
+        **ema,
     }
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

@@ -36,6 +36,8 @@ METRIC_COLUMNS = (
 )
 # Added with --adv: robust val accuracy (percent) and 1 where training collapsed.
 ADV_COLUMNS = ("val_robust_top1", "val_robust_top5", "adv_collapsed")
+# Added with --ema: the averaged weights' val metrics.
+EMA_COLUMNS = ("val_ema_loss", "val_ema_top1", "val_ema_top5")
 PLAIN_LOG_FRACTION = 0.1  # without a terminal, one line per tenth of an epoch
 
 
@@ -50,8 +52,9 @@ def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def metric_columns(row: dict[str, Any]) -> tuple[str, ...]:
-    """The columns of a metrics row: the standard ones, then those of --adv if present."""
-    return METRIC_COLUMNS + tuple(column for column in ADV_COLUMNS if column in row)
+    """The columns of a metrics row: the standard ones, then those of --adv and --ema if
+    present."""
+    return METRIC_COLUMNS + tuple(column for column in ADV_COLUMNS + EMA_COLUMNS if column in row)
 
 
 class TensorBoardLog:
@@ -129,7 +132,11 @@ def format_epoch(row: dict[str, Any], epochs: int) -> str:
         f"top-1 {row['train_top1']:.2f}%  val loss {row['val_loss']:.4f} "
         f"top-1 {row['val_top1']:.2f}% top-5 {row['val_top5']:.2f}%  lr {row['lr']:.4g}  "
         f"{row['epoch_time_s']:.1f} s  {row['images_per_s']:.0f} images/s"
-    ) + (f"  robust top-1 {row['val_robust_top1']:.2f}%" if "val_robust_top1" in row else "")
+    ) + "".join(
+        f"  {name} top-1 {row[column]:.2f}%"
+        for name, column in (("robust", "val_robust_top1"), ("ema", "val_ema_top1"))
+        if column in row
+    )
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

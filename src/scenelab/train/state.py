@@ -6,8 +6,9 @@ A checkpoint is a plain dict (scenelab.checkpoint): "model", "optimizer", "sched
 epoch in progress), "step", "epoch_totals" (that epoch's sums so far), "epoch_elapsed",
 "world_size", "rng" (every generator), "config" (the resolved run config, with
 "num_classes"), "classes", "metrics" (one row per finished epoch), "best_metric" (the
-metrics column best.pt maximises: val_top1, or val_robust_top1 under --adv) and
-"best_top1" (its best value so far; the name predates --adv). Checkpoints written before
+metrics column best.pt maximises: val_top1, or val_robust_top1 under --adv), "best_top1"
+(its best value so far; the name predates --adv) and, with --ema, "ema" (the
+AveragedModel's state dict: "n_averaged" and "module.*"). Checkpoints written before
 "best_metric" existed read as the run's config says.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from scenelab.checkpoint import checkpoint_classes, describe_class_mismatch
 from scenelab.config import RunConfig
@@ -48,6 +50,7 @@ class TrainState:
     classes: list[str]  # from the data; the stored config's num_classes is their number
     world_size: int
     totals: Totals  # the sums of the epoch in progress
+    ema: AveragedModel | None = None  # --ema: the averaged weights
     epoch: int = 0
     step: int = 0
     position: int = 0
@@ -56,6 +59,7 @@ class TrainState:
     best: float = -math.inf
     best_metric: str = ""  # "" -> best_metric_of(config)
     rng: dict[str, Any] | None = None  # generator state read back, not yet restored
+    extended_from: int | None = None  # the epochs a resumed run had, when it now has more
 
     def __post_init__(self) -> None:
         self.best_metric = self.best_metric or best_metric_of(self.config)
@@ -101,6 +105,7 @@ class TrainState:
             "metrics": self.history,
             "best_metric": self.best_metric,
             "best_top1": self.best,
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
         }
 
     @classmethod
@@ -108,7 +113,9 @@ class TrainState:
         """The state ``checkpoint`` (read from ``path``, a run's last.pt) holds, loaded into
         the freshly built ``parts`` (TrainState's fields up to ``totals``). Refused when the
         dataset's classes are no longer the run's, or when a run stopped mid-epoch resumes
-        with another number of processes."""
+        with another number of processes. A run given more epochs than it was planned for
+        keeps the schedule built for them: the warm-up and cosine of the new length, from
+        the step it stopped at on."""
         state = cls(**parts)
         trained_on = checkpoint_classes(checkpoint)
         if trained_on != state.classes:
@@ -130,11 +137,19 @@ class TrainState:
         )
         state.optimizer.load_state_dict(checkpoint["optimizer"])
         state.scaler.load_state_dict(checkpoint["grad_scaler"])
-        state.schedule.load_state_dict(checkpoint["scheduler"])
+        planned = checkpoint["config"].get("epochs")
+        if planned is not None and planned < state.config.epochs:
+            state.extended_from = planned  # the schedule just built, for the new length
+        else:
+            state.schedule.load_state_dict(checkpoint["scheduler"])
         state.epoch, state.step = checkpoint["epoch"], checkpoint["step"]
         state.position, state.epoch_elapsed = checkpoint["position"], checkpoint["epoch_elapsed"]
         state.totals = Totals(state.totals.loss_sum.device, **checkpoint["epoch_totals"])
         state.history, state.best = checkpoint["metrics"], checkpoint["best_top1"]
         state.best_metric = checkpoint.get("best_metric", state.best_metric)
         state.rng = checkpoint["rng"]
+        if state.ema is not None:
+            if "ema" not in checkpoint:
+                raise ScenelabError(f"{path} holds no --ema weights to continue averaging")
+            state.ema.load_state_dict(checkpoint["ema"])
         return state

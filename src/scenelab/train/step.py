@@ -131,18 +131,18 @@ def evaluate(
     model: nn.Module,
     loader: torch.utils.data.DataLoader,
     device: torch.device,
-    autocast: Callable[[], AbstractContextManager],
     dtype: torch.dtype = torch.float32,
     channels_last: bool = False,
 ) -> Totals:
-    """Cross-entropy (without label smoothing) and top-1/top-5 counts over ``loader``."""
+    """Cross-entropy (without label smoothing) and top-1/top-5 counts over ``loader``, in
+    the run's dtype without autocast, as `scenelab eval` computes them (float32 by default),
+    so that metrics.csv and eval.json agree whatever --amp trained with."""
     was_training = model.training
     model.eval()
     totals = Totals(device)
     for images, labels in loader:
         labels = labels.to(device, non_blocking=True)
-        with autocast():
-            logits = model(to_model_input(images, device, dtype, channels_last))
+        logits = model(to_model_input(images, device, dtype, channels_last))
         totals.add(F.cross_entropy(logits.float(), labels), logits, labels)
     model.train(was_training)
     return totals
