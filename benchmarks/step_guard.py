@@ -1,5 +1,6 @@
 """What the non-finite-gradient guard of `train_step` costs: a training step with it
-(scenelab's `train_step`: total gradient norm, checked before the update) against the
+(scenelab's `train_step`: the total gradient norm, which `scenelab.train.guard` reads once
+per log interval; the check itself is timed in the last row) against the
 same step without it (forward, loss, backward, SGD step), with --grad-clip, and the guard
 alone (its absolute cost, which the noise of a busy machine hides in the ratios).
 

@@ -15,9 +15,17 @@ at 128x128 and batch 64:
   training images of ROOT (and 64 val images), two epochs; its images/s is the second
   epoch's, as metrics.csv records it (training only, not validation). It decodes JPEGs,
   augments (`--augment`, default `none`: decode, resize and crop only), converts on the
-  device, steps the schedule, counts top-1/top-5 and checks the loss every step;
+  device, steps the schedule, counts top-1/top-5 on the device and reads the loss and the
+  non-finite guard back once per log interval;
 - cached trainer: the same with `--cache-images` (JPEGs decoded once, before the first
   epoch; everything else the same).
+
+With ``--against SRC`` (the ``src`` folder of another checkout, e.g. an older commit's:
+``git worktree add /tmp/old cacc587``), the sides are instead this checkout's trainer and
+that one's, each measurement in a fresh ``python`` whose PYTHONPATH is that side's source:
+
+    python benchmarks/train.py --models simplenet --precisions bf16+channels_last \
+        --against /tmp/old/src --repeats 5
 
 Every measurement runs in a fresh process, so that no side inherits another's heap.
 Sides run interleaved (in order, then in the reverse order, and so on, so that a drifting
@@ -32,8 +40,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import multiprocessing
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,6 +67,8 @@ BATCH = 64
 CLASSES = 20
 PRECISIONS = {"float32": ("off", False), "bf16+channels_last": ("bf16", True)}
 SIDES = ("bare", "bare_reused", "trainer", "cached")
+AGAINST_SIDES = ("trainer", "against")  # this checkout's trainer, --against's
+SOURCE = Path(__file__).resolve().parents[1] / "src"
 T = TypeVar("T")
 
 
@@ -155,6 +169,28 @@ def in_fresh_process(function: Callable[..., T], *args: object) -> T:
         return pool.submit(function, *args).result()
 
 
+def in_source_tree(
+    source: Path, data: Path, model_name: str, precision: str, args: argparse.Namespace
+) -> tuple[float, float]:
+    """`measure` of the trainer in a fresh interpreter importing scenelab from ``source``."""
+    settings = {
+        key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()
+    }
+    code = (
+        "import argparse, json, sys; from pathlib import Path; "
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r}); import train; "
+        f"args = argparse.Namespace(**json.loads({json.dumps(settings)!r})); "
+        f"print(json.dumps(train.measure('trainer', Path({str(data)!r}), {model_name!r}, "
+        f"{precision!r}, args)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    images_per_s, mib = json.loads(done.stdout.splitlines()[-1])
+    return images_per_s, mib
+
+
 def median_cells(reference: list[float], ours: list[float]) -> str:
     """'median reference | median ours | median of the per-repeat ratios ours/reference'."""
     medians = statistics.median(reference), statistics.median(ours), median_ratio(ours, reference)
@@ -175,36 +211,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--augment", default="none", choices=["none", "light", "study"])
-    args = parser.parse_args()
-
-    results: dict[tuple[str, str], dict[str, list[float]]] = {}
-    peak_mib: dict[tuple[str, str], dict[str, list[float]]] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        data = subset_folder(args.root, args.steps, Path(folder))
-        for repeat in range(args.repeats):
-            for model_name in args.models:
-                for precision in PRECISIONS:
-                    row = results.setdefault((model_name, precision), {s: [] for s in SIDES})
-                    memory = peak_mib.setdefault((model_name, precision), {s: [] for s in SIDES})
-                    # Alternate the order of the sides, so that a drifting load cancels out.
-                    for side in SIDES if repeat % 2 == 0 else SIDES[::-1]:
-                        images_per_s, mib = in_fresh_process(
-                            measure, side, data, model_name, precision, args
-                        )
-                        row[side].append(images_per_s)
-                        memory[side].append(mib)
-                    print(
-                        f"repeat {repeat + 1}/{args.repeats} {model_name} {precision}: "
-                        + ", ".join(f"{side} {row[side][-1]:.1f}" for side in SIDES)
-                        + " images/s",
-                        flush=True,
-                    )
-
-    print(
-        f"\nbatch {BATCH}, {IMAGE_SIZE}x{IMAGE_SIZE}, {args.threads} compute thread(s), "
-        f"{args.workers} loader process(es), augment {args.augment}, "
-        f"medians of {args.repeats}\n"
+    parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
+    parser.add_argument(
+        "--against", type=Path, metavar="SRC", help="another checkout's src: its trainer vs this"
     )
+    args = parser.parse_args()
+    if args.against is not None:
+        return against_main(args)
+
+    def in_fresh_process_of(side: str, data: Path, model_name: str, precision: str):
+        return in_fresh_process(measure, side, data, model_name, precision, args)
+
+    results, peak_mib = interleaved(args, SIDES, in_fresh_process_of)
+    print(settings_line(args) + "\n")
     print(
         "| model | precision | bare loop | bare loop, memory reused | trainer | trainer / bare "
         "| trainer / bare reused | cached trainer | cached / bare reused |"
@@ -226,6 +245,59 @@ def main() -> None:
     for (model_name, precision), memory in peak_mib.items():
         cells = " | ".join(f"{statistics.median(memory[side]):.0f}" for side in SIDES)
         print(f"| {model_name} | {precision} | {cells} |")
+
+
+def interleaved(
+    args: argparse.Namespace,
+    sides: tuple[str, ...],
+    measure_side: Callable[[str, Path, str, str], tuple[float, float]],
+) -> tuple[dict[tuple[str, str], dict[str, list[float]]], ...]:
+    """Images/s and peak MiB of every side, per (model, precision): ``args.repeats``
+    rounds, each side measured by ``measure_side(side, data, model, precision)``."""
+    results: dict[tuple[str, str], dict[str, list[float]]] = {}
+    peak_mib: dict[tuple[str, str], dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        data = subset_folder(args.root, args.steps, Path(folder))
+        for repeat in range(args.repeats):
+            for model_name in args.models:
+                for precision in args.precisions:
+                    row = results.setdefault((model_name, precision), {s: [] for s in sides})
+                    memory = peak_mib.setdefault((model_name, precision), {s: [] for s in sides})
+                    # Alternate the order of the sides, so that a drifting load cancels out.
+                    for side in sides if repeat % 2 == 0 else sides[::-1]:
+                        images_per_s, mib = measure_side(side, data, model_name, precision)
+                        row[side].append(images_per_s)
+                        memory[side].append(mib)
+                    print(
+                        f"repeat {repeat + 1}/{args.repeats} {model_name} {precision}: "
+                        + ", ".join(f"{side} {row[side][-1]:.1f}" for side in sides)
+                        + " images/s",
+                        flush=True,
+                    )
+    return results, peak_mib
+
+
+def settings_line(args: argparse.Namespace) -> str:
+    return (
+        f"\nbatch {BATCH}, {IMAGE_SIZE}x{IMAGE_SIZE}, {args.threads} compute thread(s), "
+        f"{args.workers} loader process(es), augment {args.augment}, "
+        f"medians of {args.repeats}"
+    )
+
+
+def against_main(args: argparse.Namespace) -> None:
+    """This checkout's trainer against ``--against``'s, interleaved, medians."""
+    sources = {"trainer": SOURCE, "against": args.against.resolve()}
+
+    def in_tree_of(side: str, data: Path, model_name: str, precision: str):
+        return in_source_tree(sources[side], data, model_name, precision, args)
+
+    results, _ = interleaved(args, AGAINST_SIDES, in_tree_of)
+    print(f"{settings_line(args)}; against: {sources['against']}\n")
+    print("| model | precision | against, images/s | this, images/s | this / against |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for (model_name, precision), row in results.items():
+        print(f"| {model_name} | {precision} | {median_cells(row['against'], row['trainer'])} |")
 
 
 if __name__ == "__main__":

@@ -66,13 +66,14 @@ def resolve_adversarial(config: RunConfig) -> dict[str, Any]:
     }
 
 
-def adversarial_problems(config: RunConfig) -> list[str]:
-    """What is wrong with the adv_* settings, one message per problem, each naming its flag."""
+def check_adversarial(config: RunConfig) -> tuple[dict[str, Any], list[str]]:
+    """The resolved adv_* values (`resolve_adversarial`, run once) and what is wrong with
+    the settings, one message per problem, each naming its flag (no values if any)."""
     if config.adv not in ADV_CHOICES:
-        return [f"--adv must be one of {', '.join(ADV_CHOICES)}, got {config.adv!r}"]
+        return {}, [f"--adv must be one of {', '.join(ADV_CHOICES)}, got {config.adv!r}"]
     if config.adv == "none":
         given = [field for field in ADV_FIELDS if getattr(config, field) is not None]
-        return [
+        return {}, [
             f"--{field.replace('_', '-')} has no effect without --adv pgd or --adv fgsm-rs"
             for field in given
         ]
@@ -91,7 +92,7 @@ def adversarial_problems(config: RunConfig) -> list[str]:
     try:
         values = resolve_adversarial(config)
     except ScenelabError as error:
-        return [*problems, str(error)]
+        return {}, [*problems, str(error)]
     if values["adv_epsilon"] == 0:
         problems.append("--adv-epsilon 0 makes no adversarial example; use --adv none")
     if values["adv_step_size"] <= 0:
@@ -102,4 +103,4 @@ def adversarial_problems(config: RunConfig) -> list[str]:
             f"{values['adv_epsilon']:g} with no random start: every step would overshoot "
             "the epsilon-ball and be clipped back"
         )
-    return problems
+    return ({} if problems else values), problems

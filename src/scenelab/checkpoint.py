@@ -1,9 +1,9 @@
 """Checkpoints are data: plain dicts of tensors and primitives, saved atomically and
 loaded with ``weights_only=True``.
 
-A checkpoint dict holds "model" (state dict), "optimizer", "scheduler", "epoch",
-"step", "rng", "config" (the resolved run config as a plain dict), "classes",
-"metrics" (one dict per finished epoch) and "best_top1".
+A training checkpoint holds what `scenelab.train.state.TrainState` writes (its docstring
+lists the keys); what every reader needs is "model" (state dict), "config" (the resolved
+run config as a plain dict, with "model", "num_classes", "conv"), "classes" and "metrics".
 """
 
 from __future__ import annotations

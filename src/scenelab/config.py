@@ -2,7 +2,7 @@
 
 Values left ``None`` are filled by ``resolve``: per-dataset defaults (``digits`` is
 small and easy, so it gets fewer epochs, smaller batches and 32x32 images), the
-learning rate scaled with the batch, the mixed precision the hardware supports.
+learning rate scaled with the batch, full precision (``--amp`` turns bf16/fp16 on).
 The run folder's ``config.yaml`` holds the resolved config, so
 ``scenelab train --resume RUN`` needs no other flag.
 """
@@ -10,7 +10,6 @@ The run folder's ``config.yaml`` holds the resolved config, so
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,9 +17,11 @@ from typing import Any
 
 import yaml
 
-from scenelab.attack_settings import adversarial_problems, resolve_adversarial
+from scenelab.attack_settings import check_adversarial
+from scenelab.bounds import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Bounds
 from scenelab.errors import ScenelabError
 from scenelab.files import write_text
+from scenelab.settings_io import read_yaml_mapping, typed_value
 
 BASE_LR = 0.1  # for a batch of 256, scaled linearly (Goyal et al. 2017)
 BASE_BATCH = 256
@@ -28,6 +29,7 @@ AMP_CHOICES = ("bf16", "fp16", "off")
 DTYPE_CHOICES = ("float32", "float64")
 CONV_CHOICES = ("native", "custom")
 AUGMENT_CHOICES = ("study", "light", "none")
+OPT_CHOICES = ("sgd", "adamw")  # torch.optim.SGD (the study's), torch.optim.AdamW
 
 # Values a run may change when it is resumed: they do not alter what is computed.
 RESUMABLE_CHANGES = frozenset(
@@ -44,52 +46,6 @@ MAX_BATCH = 65_536  # the largest batches in the literature (Goyal et al. 2017: 
 MAX_WORKERS = 256  # loader processes
 MAX_THREADS = 1024
 
-
-@dataclass(frozen=True)
-class Bounds:
-    """The values a numeric setting may take: finite, above ``low`` (or at it unless
-    ``low_open``), below ``high`` (or at it unless ``high_open``); ``None``: no limit.
-
-    One table of these (SETTING_BOUNDS) checks a setting given as a flag
-    (scenelab.cli.types), in a YAML config or in the config a checkpoint stores.
-    """
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    integer: bool = False
-
-    def contains(self, value: float) -> bool:
-        if not self.integer and not math.isfinite(value):
-            return False
-        if self.low is not None and not (value > self.low if self.low_open else value >= self.low):
-            return False
-        high = self.high
-        return high is None or (value < high if self.high_open else value <= high)
-
-    def describe(self) -> str:
-        """``a whole number >= 1``, ``a finite number in [0, 1)``..."""
-        kind = "a whole number" if self.integer else "a finite number"
-        low, high = _shown(self.low), _shown(self.high)
-        if self.low is not None and self.high is not None:
-            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-            return f"{kind} in {left}{low}, {high}{right}"
-        if self.low is not None:
-            return f"{kind} {'>' if self.low_open else '>='} {low}"
-        if self.high is not None:
-            return f"{kind} {'<' if self.high_open else '<='} {high}"
-        return kind
-
-
-def _shown(limit: float | None) -> str:
-    return f"{limit:g}" if isinstance(limit, float) else str(limit)
-
-
-COUNT = Bounds(1, integer=True)  # sizes, steps, repeats: one or more
-POSITIVE = Bounds(0, low_open=True)
-NON_NEGATIVE = Bounds(0)
-FRACTION = Bounds(0, 1, high_open=True)  # [0, 1)
 
 # The range of every numeric RunConfig setting, by key. The flags of `scenelab train`
 # (and the same-named flags of other commands) parse with these, and RunConfig.from_dict
@@ -109,6 +65,9 @@ SETTING_BOUNDS: dict[str, Bounds] = {
     "seed": Bounds(0, MAX_SEED, integer=True),
     "ckpt_minutes": POSITIVE,
     "grad_clip": POSITIVE,
+    "ema": Bounds(0, 1, low_open=True, high_open=True),
+    "mixup": POSITIVE,
+    "cutmix": POSITIVE,
     "adv_steps": COUNT,
     "num_classes": Bounds(1, MAX_CLASSES, integer=True),
 }
@@ -139,9 +98,10 @@ def dataset_defaults(data: str) -> DatasetDefaults:
     return DIGITS_DEFAULTS if data == "digits" else SCENE_DEFAULTS
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class RunConfig:
-    """Every setting of a training run. ``batch_size`` is the global batch (all processes)."""
+    """Every setting of a training run, as given (``None``: the default, which `resolve`
+    fills). ``batch_size`` is the global batch (all processes)."""
 
     data: str = "digits"
     model: str = "simplenet"
@@ -151,7 +111,8 @@ class RunConfig:
     batch_size: int | None = None
     lr: float | None = None
     wd: float = 1e-4
-    momentum: float = 0.9
+    opt: str = "sgd"
+    momentum: float = 0.9  # SGD's
     nesterov: bool = False
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
@@ -173,6 +134,9 @@ class RunConfig:
     out: str | None = None
     ckpt_minutes: float | None = None
     grad_clip: float | None = None  # max L2 norm of all gradients together; None: no clipping
+    ema: float | None = None  # decay of an exponential moving average of the weights; None: none
+    mixup: float | None = None  # Beta(alpha, alpha) of MixUp (Zhang et al. 2018); None: off
+    cutmix: float | None = None  # Beta(alpha, alpha) of CutMix (Yun et al. 2019); None: off
     # Adversarial training (scenelab.attacks.adversarial); all None unless adv != "none".
     adv: str = "none"
     adv_steps: int | None = None
@@ -191,7 +155,9 @@ class RunConfig:
                 f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}"
             )
         hints = typing.get_type_hints(cls)
-        checked = {name: _typed(name, value, hints[name], source) for name, value in values.items()}
+        checked = {
+            name: typed_value(name, value, hints[name], source) for name, value in values.items()
+        }
         for name, value in checked.items():
             problem = setting_problem(name, value)
             if problem:
@@ -206,6 +172,12 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal settings are equal configs, resolved (ResolvedConfig) or not."""
+        if not isinstance(other, RunConfig):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
 
     def to_yaml(self, path: str | Path) -> None:
         """Write the file whole or not at all (temporary file + rename): a run killed while
@@ -223,27 +195,6 @@ class RunConfig:
             if field.name not in RESUMABLE_CHANGES
             and getattr(self, field.name) != getattr(other, field.name)
         ]
-
-
-def read_yaml_mapping(path: str | Path, flag: str = "--config") -> dict[str, Any]:
-    """The mapping a YAML file holds (yaml.safe_load: tags such as !!python/object are
-    refused), or a ScenelabError naming ``flag``, the file and the line."""
-    path = Path(path)
-    prefix = f"{flag} " if flag else ""
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except OSError as error:
-        raise ScenelabError(f"{prefix}{path}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise ScenelabError(f"{prefix}{path}: not UTF-8 text ({error.reason})") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ScenelabError(f"{prefix}{where}: not valid YAML ({problem})") from None
-    if not isinstance(values, dict):
-        raise ScenelabError(f"{prefix}{path}: expected a mapping of setting: value")
-    return values
 
 
 def setting_problem(name: str, value: Any) -> str | None:
@@ -272,68 +223,51 @@ def check_stored_config(values: Any, source: str, required: tuple[str, ...]) -> 
     return values
 
 
-# Settings that also take a string, parsed later ("6/255").
-_ALSO_STRINGS = frozenset({"adv_epsilon", "adv_step_size"})
+@dataclass(frozen=True, eq=False)
+class ResolvedConfig(RunConfig):
+    """A RunConfig that `resolve` checked and completed: every default filled (but
+    ``num_classes``, which the data gives), adversarial epsilons parsed. The trainer takes
+    only this and checks nothing again."""
 
 
-def _typed(name: str, value: Any, hint: Any, source: str) -> Any:
-    """``value`` if it has the type the field's annotation says, else ScenelabError.
-
-    A float setting also takes an int, and a string that reads as a number (YAML 1.1
-    reads ``1e-3`` as a string).
-    """
-    allowed = set(typing.get_args(hint)) or {hint}
-    if value is None and type(None) in allowed:
-        return value
-    if bool in allowed and isinstance(value, bool):
-        return value
-    if int in allowed and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if float in allowed and isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond any float: out of every range
-            return math.inf if value > 0 else -math.inf
-    if float in allowed and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            if name in _ALSO_STRINGS:
-                return value
-    if str in allowed and isinstance(value, str):
-        return value
-    kinds = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-    expected = " or ".join(kinds[kind] for kind in kinds if kind in allowed)
-    if type(None) in allowed:
-        expected += " or null"
-    raise ScenelabError(
-        f"{source}: {name} must be {expected}, got {value!r} ({type(value).__name__})"
-    )
-
-
-def resolve(config: RunConfig, *, image_size: int, default_amp: str) -> RunConfig:
-    """Fill every ``None`` but ``num_classes`` (which the dataset gives) with its default,
-    and check every value; raises ScenelabError."""
+def resolve(config: RunConfig, *, image_size: int) -> ResolvedConfig:
+    """The one place a run's settings are checked and completed: fill every ``None`` but
+    ``num_classes`` with its default (``image_size`` is the dataset's; mixed precision is
+    off unless asked for), check every value; raises ScenelabError naming the flags."""
     defaults = dataset_defaults(config.data)
-    batch_size = config.batch_size or defaults.batch_size
-    resolved = config.replace(
-        epochs=config.epochs if config.epochs is not None else defaults.epochs,
+    batch_size = _given_or(config.batch_size, defaults.batch_size)
+    filled = config.replace(
+        epochs=_given_or(config.epochs, defaults.epochs),
         batch_size=batch_size,
-        lr=config.lr if config.lr is not None else BASE_LR * batch_size / BASE_BATCH,
-        augment=config.augment or defaults.augment,
-        workers=config.workers if config.workers is not None else defaults.workers,
-        threads=config.threads or defaults.threads,
-        image_size=config.image_size or image_size,
-        amp=config.amp or ("off" if config.dtype == "float64" else default_amp),
-        out=config.out or str(Path("runs") / f"{config.model}-{Path(config.data).name}"),
+        lr=_given_or(config.lr, BASE_LR * batch_size / BASE_BATCH if batch_size > 0 else None),
+        augment=_given_or(config.augment, defaults.augment),
+        workers=_given_or(config.workers, defaults.workers),
+        threads=_given_or(config.threads, defaults.threads),
+        image_size=_given_or(config.image_size, image_size),
+        amp=_given_or(config.amp, "off"),
+        out=_given_or(config.out, str(Path("runs") / f"{config.model}-{Path(config.data).name}")),
     )
-    validate(resolved)
-    resolved = resolved.replace(**resolve_adversarial(resolved))
-    return resolved
+    adversarial, adversarial_problems = check_adversarial(filled)
+    _refuse([*_problems(filled), *adversarial_problems])
+    return ResolvedConfig(**{**filled.to_dict(), **adversarial})
+
+
+def _given_or(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def validate(config: RunConfig) -> None:
-    """Refuse impossible values before any work starts, naming the flag."""
+    """Refuse impossible values (None passes: a default), naming the flag."""
+    _refuse([*_problems(config), *check_adversarial(config)[1]])
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        raise ScenelabError("; ".join(problems))
+
+
+def _problems(config: RunConfig) -> list[str]:
+    """What is wrong with every setting but the adversarial ones."""
     problems = []
     for name in SETTING_BOUNDS:
         problem = setting_problem(name, getattr(config, name))
@@ -341,6 +275,10 @@ def validate(config: RunConfig) -> None:
             problems.append(f"--{name.replace('_', '-')} {problem}")
     if config.nesterov and config.momentum == 0:
         problems.append("--nesterov needs a non-zero --momentum")
+    if config.adv != "none" and (config.mixup is not None or config.cutmix is not None):
+        problems.append("--mixup and --cutmix do not combine with --adv (its attack needs labels)")
+    if config.nesterov and config.opt != "sgd":
+        problems.append(f"--nesterov is SGD's; --opt {config.opt} has no such option")
     if config.epochs is not None and config.warmup_epochs > config.epochs:
         problems.append(
             f"--warmup-epochs {config.warmup_epochs} is longer than training "
@@ -351,11 +289,31 @@ def validate(config: RunConfig) -> None:
         ("--dtype", config.dtype, DTYPE_CHOICES),
         ("--conv", config.conv, CONV_CHOICES),
         ("--augment", config.augment, AUGMENT_CHOICES),
+        ("--opt", config.opt, OPT_CHOICES),
     ):
         if value is not None and value not in choices:
             problems.append(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
     if config.dtype == "float64" and config.amp not in (None, "off"):
         problems.append(f"--dtype float64 needs --amp off (--amp {config.amp} computes in it)")
-    problems.extend(adversarial_problems(config))
-    if problems:
-        raise ScenelabError("; ".join(problems))
+    return problems
+
+
+def resumed_config(run_dir: Path, changes: dict[str, Any]) -> RunConfig:
+    """The config a run saved (RUN/config.yaml) with ``changes``, refused unless every
+    change is one that may change on a resume (RESUMABLE_CHANGES) or a larger ``epochs``
+    (the run is extended): what `scenelab train --resume RUN` and the study run to continue
+    a run exactly."""
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.is_file():
+        raise ScenelabError(f"--resume {run_dir}: not a run folder (it has no config.yaml)")
+    saved = RunConfig.from_yaml(saved_path, flag="--resume")
+    wanted = saved.replace(**changes, out=str(run_dir))
+    extends = None not in (saved.epochs, wanted.epochs) and wanted.epochs > saved.epochs
+    differences = saved.differences(wanted.replace(epochs=saved.epochs) if extends else wanted)
+    if differences:
+        raise ScenelabError(
+            f"--resume {run_dir}: these settings differ from the run's config.yaml, so the run "
+            f"could not continue exactly: {'; '.join(differences)} (only --epochs may change, "
+            "to a larger number: that extends the run)"
+        )
+    return wanted

@@ -24,7 +24,7 @@ from scenelab.config import RunConfig, resolve
 from scenelab.data import build_dataset
 from scenelab.errors import ScenelabError
 from scenelab.nn.normalize import Normalize
-from scenelab.train import engine
+from scenelab.train import build, engine
 from scenelab.train.command import flag_overrides, resumed_config
 from scenelab.train.engine import train, train_step
 
@@ -32,7 +32,7 @@ EPSILON = 6 / 255
 
 
 def resolved(**changes) -> RunConfig:
-    return resolve(RunConfig(**changes), image_size=32, default_amp="off")
+    return resolve(RunConfig(**changes), image_size=32)
 
 
 def parsed(*flags: str) -> RunConfig:
@@ -63,7 +63,7 @@ def test_flags_parse_fractions_and_fill_the_study_defaults():
 def test_yaml_fractions_are_parsed_and_the_config_round_trips(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("adv: pgd\nadv_epsilon: 4/255\nadv_steps: 3\n")
-    config = resolve(RunConfig.from_yaml(path), image_size=32, default_amp="off")
+    config = resolve(RunConfig.from_yaml(path), image_size=32)
     assert config.adv_epsilon == pytest.approx(4 / 255)
     config.to_yaml(tmp_path / "saved.yaml")
     assert RunConfig.from_yaml(tmp_path / "saved.yaml") == config
@@ -92,7 +92,7 @@ def test_bad_settings_are_refused_before_any_work(changes, message, tmp_path, mo
     def no_data(*args, **kwargs):
         raise AssertionError("data was loaded")
 
-    monkeypatch.setattr(engine, "build_dataset", no_data)
+    monkeypatch.setattr(build, "build_dataset", no_data)
     with pytest.raises(ScenelabError, match=message):
         train(RunConfig(out=str(tmp_path / "run"), **changes))
     assert not (tmp_path / "run").exists()

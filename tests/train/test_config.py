@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from scenelab.config import RunConfig, resolve, validate
+from scenelab import attack_settings
+from scenelab.config import ResolvedConfig, RunConfig, resolve, validate
 from scenelab.errors import ScenelabError
 from scenelab.models import list_models
+from scenelab.train.engine import train
 
 
 def test_yaml_round_trip_and_unknown_keys(tmp_path):
@@ -20,17 +23,15 @@ def test_yaml_round_trip_and_unknown_keys(tmp_path):
 
 
 def test_resolve_fills_per_dataset_defaults_and_scales_the_lr():
-    digits = resolve(RunConfig(), image_size=32, default_amp="bf16")
+    digits = resolve(RunConfig(), image_size=32)
     assert (digits.epochs, digits.batch_size, digits.image_size) == (10, 32, 32)
-    assert digits.lr == pytest.approx(0.1 * 32 / 256) and digits.amp == "bf16"
+    assert digits.lr == pytest.approx(0.1 * 32 / 256) and digits.amp == "off"  # unless asked
     assert digits.out == "runs/simplenet-digits"
 
-    scenes = resolve(
-        RunConfig(data="/data/miniplaces", batch_size=64), image_size=128, default_amp="off"
-    )
+    scenes = resolve(RunConfig(data="/data/miniplaces", batch_size=64), image_size=128)
     assert (scenes.epochs, scenes.augment, scenes.image_size) == (60, "study", 128)
     assert scenes.lr == pytest.approx(0.025)
-    explicit = resolve(RunConfig(batch_size=64, lr=0.5), image_size=32, default_amp="off")
+    explicit = resolve(RunConfig(batch_size=64, lr=0.5), image_size=32)
     assert explicit.lr == 0.5
 
 
@@ -73,3 +74,26 @@ def test_every_recipe_in_configs_is_valid():
         config = RunConfig.from_yaml(path)
         validate(config)
         assert config.model in list_models(), path
+
+
+def test_a_run_is_checked_and_resolved_once_into_a_frozen_config(
+    tiny_config, tmp_path, monkeypatch
+):
+    """`resolve` is the one check: the adversarial settings are resolved once per run (the
+    trainer checks nothing again), and what it returns cannot change."""
+    real, calls = attack_settings.resolve_adversarial, []
+
+    def counted(config):
+        calls.append(config)
+        return real(config)
+
+    monkeypatch.setattr(attack_settings, "resolve_adversarial", counted)
+    resolved = resolve(RunConfig(adv="pgd", adv_epsilon="4/255"), image_size=32)
+    assert len(calls) == 1 and isinstance(resolved, ResolvedConfig)
+    assert resolved.adv_epsilon == pytest.approx(4 / 255) and resolved.adv_steps == 5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.lr = 1.0  # type: ignore[misc]
+
+    calls.clear()
+    train(tiny_config(tmp_path / "run", epochs=1, adv="fgsm-rs"))
+    assert len(calls) == 1

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import math
 import os
 import signal
 
@@ -13,7 +15,7 @@ from scenelab.cli import main
 from scenelab.config import RunConfig
 from scenelab.data import build_dataset, build_transform
 from scenelab.errors import ScenelabError
-from scenelab.train import engine
+from scenelab.train import build, engine
 from scenelab.train.command import resumed_config
 from scenelab.train.engine import train
 from scenelab.train.logs import METRIC_COLUMNS
@@ -136,8 +138,8 @@ def test_nonfinite_loss_stops_naming_the_step_and_keeps_last_good(
     tiny_config, tmp_path, monkeypatch
 ):
     def nan_loss(step, *args, **kwargs):
-        _, logits = step(*args, **kwargs)
-        return torch.tensor(float("nan")), logits
+        _, logits, grad_norm = step(*args, **kwargs)
+        return torch.tensor(float("nan")), logits, grad_norm
 
     stop_at_call(monkeypatch, 5, nan_loss)
     run = tmp_path / "nan"
@@ -152,7 +154,7 @@ def test_impossible_values_are_refused_before_any_work(tiny_config, tmp_path, mo
     def no_data(*args, **kwargs):
         raise AssertionError("data was loaded")
 
-    monkeypatch.setattr(engine, "build_dataset", no_data)
+    monkeypatch.setattr(build, "build_dataset", no_data)
     with pytest.raises(ScenelabError, match="--epochs must be a whole number >= 1, got 0"):
         train(tiny_config(tmp_path / "a", epochs=0))
     with pytest.raises(ScenelabError, match="longer than training"):
@@ -215,3 +217,37 @@ def test_model_input_is_pixels_over_255_in_the_asked_dtype_and_layout(dtype, cha
     assert pixels.dtype == dtype
     assert pixels.is_contiguous(memory_format=torch.channels_last) == channels_last
     torch.testing.assert_close(pixels, images.to(dtype) / 255, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_validation_during_training_is_what_scenelab_eval_reports(tmp_path, amp):
+    """Full precision unless --amp asks; validation always runs as `scenelab eval` does
+    (float32, no autocast), so the two give the same top-1 and top-5 on the same weights."""
+    run = tmp_path / "run"
+    rows = train(RunConfig(data="digits", epochs=1, amp=amp, out=str(run)))
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["config"]["amp"] == (amp or "off")
+    assert main(["eval", str(run / "checkpoints" / "last.pt"), "--workers", "0"]) == 0
+    evaluated = json.loads((run / "eval.json").read_text())
+    assert evaluated["num_samples"] == 360  # digits' val split
+    # The same images right (one image is 0.28 points; eval.json sums in float32).
+    assert evaluated["top1"] == pytest.approx(rows[-1]["val_top1"], abs=1e-4)
+    assert evaluated["top5"] == pytest.approx(rows[-1]["val_top5"], abs=1e-4)
+
+
+def test_a_finished_run_is_extended_by_a_larger_epochs(tiny_config, tmp_path, capsys):
+    """`--resume RUN/checkpoints/last.pt --epochs 3` continues a finished 2-epoch run for
+    one more epoch on the schedule of a 3-epoch run (warm-up 3 steps, cosine to step 9)."""
+    run = tmp_path / "run"
+    before = train(tiny_config(run, epochs=2))
+    last = run / "checkpoints" / "last.pt"
+    assert main(["train", "--resume", str(last), "--epochs", "3"]) == 0
+    assert "from 2 to 3 epochs: the learning-rate schedule is re-planned" in capsys.readouterr().out
+
+    rows = load_checkpoint(last)["metrics"]
+    assert [row["epoch"] for row in rows] == [1, 2, 3] and rows[:2] == before
+    base_lr, warmup, total = 0.1 * 8 / 256, 3, 9  # Goyal et al.'s scaling; SGDR's cosine
+    expected = base_lr * 0.5 * (1 + math.cos(math.pi * (8 - warmup) / (total - warmup)))
+    assert rows[2]["lr"] == pytest.approx(expected)  # the lr of step 9 (0-based 8)
+    assert RunConfig.from_yaml(run / "config.yaml").epochs == 3
+    with pytest.raises(ScenelabError, match=r"epochs: 3 -> 1.*only --epochs may change"):
+        resumed_config(run, {"epochs": 1})

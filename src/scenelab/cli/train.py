@@ -6,7 +6,13 @@ import argparse
 
 from scenelab.attack_settings import ADV_CHOICES, ADV_TARGETS
 from scenelab.cli.types import device, path, pixels, setting
-from scenelab.config import AMP_CHOICES, AUGMENT_CHOICES, CONV_CHOICES, DTYPE_CHOICES
+from scenelab.config import (
+    AMP_CHOICES,
+    AUGMENT_CHOICES,
+    CONV_CHOICES,
+    DTYPE_CHOICES,
+    OPT_CHOICES,
+)
 from scenelab.train.command import train_command
 
 
@@ -32,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--resume",
         type=path,
         metavar="RUN",
-        help="continue the run folder RUN exactly where it stopped (no other flag needed)",
+        help="continue the run folder RUN (or the run of a checkpoint in it) exactly where it "
+        "stopped (no other flag needed); with a larger --epochs, extend it",
     )
     source.add_argument(
         "--out", type=path, metavar="DIR", help="run folder (default runs/MODEL-DATA)"
@@ -57,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pretrained",
         type=path,
         metavar="PATH",
-        help="torchvision-format state dict to start from (torchvision models only)",
+        help="weights to start from (torchvision models only; the classifier is new): a "
+        "torchvision-format state dict, or a scenelab run folder or checkpoint (its backbone)",
     )
     what.add_argument(
         "--image-size", type=setting("image_size"), metavar="PX", help="square input size"
@@ -98,6 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--wd", type=setting("wd"), help="weight decay (default 1e-4; 0 during warm-up)"
     )
     recipe.add_argument(
+        "--opt", choices=OPT_CHOICES, help="optimiser: sgd (default, with momentum) or adamw"
+    )
+    recipe.add_argument(
         "--momentum", type=setting("momentum"), metavar="M", help="SGD momentum (default 0.9)"
     )
     recipe.add_argument("--nesterov", action=argparse.BooleanOptionalAction)
@@ -115,6 +126,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=setting("grad_clip"),
         metavar="NORM",
         help="scale the gradients down to this total L2 norm when above it (default: off)",
+    )
+    recipe.add_argument(
+        "--ema",
+        type=setting("ema"),
+        metavar="DECAY",
+        help="also keep an exponential moving average of the weights (torch.optim.swa_utils."
+        "AveragedModel, e.g. 0.999 per step), evaluated each epoch and saved in the checkpoints",
+    )
+    recipe.add_argument(
+        "--mixup",
+        type=setting("mixup"),
+        metavar="ALPHA",
+        help="MixUp of each batch (torchvision.transforms.v2.MixUp, Beta(ALPHA, ALPHA))",
+    )
+    recipe.add_argument(
+        "--cutmix",
+        type=setting("cutmix"),
+        metavar="ALPHA",
+        help="CutMix of each batch (v2.CutMix); with --mixup, one of the two per batch",
     )
     recipe.add_argument("--seed", type=setting("seed"), metavar="N", help="default 0")
 
@@ -162,7 +192,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     speed = parser.add_argument_group("hardware")
     speed.add_argument(
-        "--amp", choices=AMP_CHOICES, help="mixed precision (default bf16 where supported)"
+        "--amp",
+        choices=AMP_CHOICES,
+        help="mixed precision (default off: full precision; validation is always in it)",
     )
     speed.add_argument(
         "--dtype",

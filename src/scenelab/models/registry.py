@@ -37,12 +37,12 @@ def build_model(
     name: str,
     num_classes: int,
     conv: Literal["native", "custom"] = "native",
-    pretrained: str | Path | None = None,
+    pretrained: str | Path | dict[str, torch.Tensor] | None = None,
 ) -> nn.Module:
     """A freshly initialised model taking [0, 1] pixels, with native or custom convolutions.
 
-    ``pretrained`` (torchvision models only) is a local torchvision-format state dict;
-    the classifier is replaced for ``num_classes``.
+    ``pretrained`` (torchvision models only) is a local torchvision-format state dict (a
+    file, or the dict itself); the classifier is replaced for ``num_classes``.
     """
     if conv not in ("native", "custom"):
         raise ScenelabError(f"--conv must be 'native' or 'custom', got {conv!r}")

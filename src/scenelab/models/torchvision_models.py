@@ -30,14 +30,18 @@ def torchvision_model_names() -> list[str]:
 
 
 def build_torchvision_model(
-    name: str, num_classes: int, pretrained: str | Path | None = None
+    name: str, num_classes: int, pretrained: str | Path | dict[str, torch.Tensor] | None = None
 ) -> nn.Sequential:
     """``Sequential(normalize=Normalize(), net=<torchvision model>)``, optionally initialised
-    from the local state dict ``pretrained`` (all but the classifier must fit exactly)."""
+    from ``pretrained``, a local state dict file or the state dict itself (the backbone of a
+    scenelab run: `scenelab.train.build.pretrained_weights`); all but the classifier must
+    fit exactly."""
     options = _BUILDER_OPTIONS.get(name, {})
     net = torchvision.models.get_model(name, weights=None, num_classes=num_classes, **options)
-    if pretrained is not None:
-        _load_backbone(net, Path(pretrained))
+    if isinstance(pretrained, dict):
+        _load_backbone(net, pretrained, "--pretrained (the scenelab run's weights)")
+    elif pretrained is not None:
+        _load_backbone(net, read_weights(Path(pretrained)), f"--pretrained {pretrained}")
     return nn.Sequential(OrderedDict(normalize=Normalize(), net=net))
 
 
@@ -47,18 +51,24 @@ def _classifier_prefix(net: nn.Module) -> str:
     return last_parameter.rsplit(".", 1)[0] + "."
 
 
-def _load_backbone(net: nn.Module, path: Path) -> None:
+def read_weights(path: Path) -> object:
+    """What the file ``path`` holds (``torch.load``, weights only), refused in one line
+    naming --pretrained."""
     if not path.is_file():
         raise ScenelabError(f"--pretrained {path}: no such file")
     try:
-        weights = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise ScenelabError(f"--pretrained {path}: {describe_load_error(error)}") from None
+
+
+def _load_backbone(net: nn.Module, weights: object, source: str) -> None:
     if not isinstance(weights, dict) or not all(
         isinstance(value, torch.Tensor) for value in weights.values()
     ):
         raise ScenelabError(
-            f"--pretrained {path}: expected a torchvision state dict (parameter name -> tensor)"
+            f"{source}: expected a torchvision state dict (parameter name -> tensor) or a "
+            "scenelab run folder or checkpoint"
         )
     classifier = _classifier_prefix(net)
     expected = {k: v for k, v in net.state_dict().items() if not k.startswith(classifier)}
@@ -66,7 +76,6 @@ def _load_backbone(net: nn.Module, path: Path) -> None:
     mismatch = describe_state_mismatch(expected, given)
     if mismatch:
         raise ScenelabError(
-            f"--pretrained {path} does not fit this model (classifier {classifier}* aside): "
-            f"{mismatch}"
+            f"{source} does not fit this model (classifier {classifier}* aside): {mismatch}"
         )
     net.load_state_dict(given, strict=False)

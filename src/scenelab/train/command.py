@@ -7,8 +7,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from scenelab.config import RunConfig
-from scenelab.errors import ScenelabError
+from scenelab.config import RunConfig, resumed_config
+from scenelab.evaluate import run_folder_of
 from scenelab.safetext import terminal
 from scenelab.train.engine import train
 from scenelab.train.runfolder import has_checkpoint
@@ -21,26 +21,12 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in vars(args).items() if key in CONFIG_KEYS}
 
 
-def resumed_config(run_dir: Path, overrides: dict[str, Any]) -> RunConfig:
-    """The run's saved config, with the flags that may change on a resume."""
-    saved_path = run_dir / "config.yaml"
-    if not saved_path.is_file():
-        raise ScenelabError(f"--resume {run_dir}: not a run folder (it has no config.yaml)")
-    saved = RunConfig.from_yaml(saved_path, flag="--resume")
-    wanted = saved.replace(**overrides, out=str(run_dir))
-    differences = saved.differences(wanted)
-    if differences:
-        raise ScenelabError(
-            f"--resume {run_dir}: these settings differ from the run's config.yaml, so the run "
-            f"could not continue exactly: {'; '.join(differences)}"
-        )
-    return wanted
-
-
 def train_command(args: argparse.Namespace) -> int:
     overrides = flag_overrides(args)
     if args.resume is not None:
         run_dir = Path(args.resume)
+        if run_dir.is_file():  # a checkpoint: continue the run it belongs to
+            run_dir = run_folder_of(run_dir)
         config = resumed_config(run_dir, overrides)
         if not has_checkpoint(run_dir):
             print(

@@ -1,5 +1,5 @@
-"""Mixed precision: bf16 autocast where the hardware runs it natively, fp16 with a
-gradient scaler on CUDA, or plain float32."""
+"""Mixed precision when asked for (``--amp``; the default is off, full precision): bf16
+autocast, fp16 with a gradient scaler on CUDA."""
 
 from __future__ import annotations
 
@@ -10,19 +10,6 @@ from contextlib import AbstractContextManager
 import torch
 
 from scenelab.errors import ScenelabError
-
-
-def bf16_supported(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return torch.backends.mkldnn.is_available() and torch.cpu._is_avx512_bf16_supported()
-    return False
-
-
-def default_amp(device: torch.device) -> str:
-    """bf16 where supported (AVX512-BF16/AMX CPUs, Ampere+ GPUs), else off."""
-    return "bf16" if bf16_supported(device) else "off"
 
 
 def autocast_factory(device: torch.device, amp: str) -> Callable[[], AbstractContextManager]:

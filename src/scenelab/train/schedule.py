@@ -51,3 +51,10 @@ class WarmupCosineSchedule:
             "warmup_steps": self.warmup_steps,
             "total_steps": self.total_steps,
         }
+
+    def load_state_dict(self, state: dict[str, float | int]) -> None:
+        """Continue the schedule a checkpoint ran (`state_dict`'s values)."""
+        self.base_lr = float(state["base_lr"])
+        self.weight_decay = float(state["weight_decay"])
+        self.warmup_steps = int(state["warmup_steps"])
+        self.total_steps = int(state["total_steps"])
