@@ -15,29 +15,49 @@ epoch counts.
 
 from __future__ import annotations
 
-import argparse
 import io
 import itertools
 import multiprocessing
 import statistics
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
 import torch
 
-from scenelab.compare import compare_runs, format_table, read_run
+from scenelab.compare import CompareRow, compare_runs, format_table, read_run
 from scenelab.config import RunConfig
 from scenelab.data.layout import check_dataset
 from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
+from scenelab.options import command_argv, option
 from scenelab.safetext import terminal, terminal_lines
 from scenelab.train.engine import train
 
 CONVS = ("native", "custom")
 OVERLAP_NEEDED = 0.9  # share of an epoch both runs must spend training at once to be timed
+
+
+@dataclass(frozen=True)
+class ConvStudyOptions:
+    """`scenelab study conv`: the settings both runs share (None: the training default)."""
+
+    data: str | None = option(None)
+    model: str | None = option(None)
+    epochs: int | None = option(None)
+    batch_size: int | None = option(None)
+    amp: str | None = option(None)
+    dtype: str | None = option(None)
+    image_size: int | None = option(None)
+    seed: int | None = option(None)
+    workers: int | None = option(None)
+    device: str | None = option(None)
+    out: str | None = option(None)  # default runs/study-conv-MODEL-DATA
+
+    def to_argv(self) -> list[str]:
+        return command_argv(["study", "conv"], self)
 
 
 @dataclass
@@ -61,7 +81,18 @@ class ConvStudy:
     largest_val_top1_gap: float  # percentage points, over all epochs
     gap_epoch: int
     epochs: list[EpochPair]
-    runs: list[dict] = field(default_factory=list)  # the compare table, native then custom
+    runs: list[CompareRow] = field(default_factory=list)  # the compare table, native, custom
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ConvStudy:
+        """study.json read back."""
+        return cls(
+            **{
+                **values,
+                "epochs": [EpochPair(**pair) for pair in values["epochs"]],
+                "runs": [CompareRow(**row) for row in values["runs"]],
+            }
+        )
 
 
 def conv_study(config: RunConfig, out: str | Path) -> ConvStudy:
@@ -231,17 +262,16 @@ def format_study(study: ConvStudy) -> str:
     return "\n".join(lines)
 
 
-def study_conv_command(args: argparse.Namespace) -> int:
+def study_conv(options: ConvStudyOptions) -> ConvStudy:
+    """The whole `scenelab study conv`: train both runs, compare them, print the numbers."""
     settings = {
-        key: getattr(args, key)
-        for key in (
-            *("data", "model", "epochs", "batch_size", "image_size", "amp", "dtype"),
-            *("seed", "workers", "device"),
-        )
-        if getattr(args, key) is not None
+        item.name: getattr(options, item.name)
+        for item in fields(options)
+        if item.name != "out" and getattr(options, item.name) is not None
     }
     config = RunConfig(**settings)
-    out = Path(args.out or Path("runs") / f"study-conv-{config.model}-{Path(config.data).name}")
+    default = Path("runs") / f"study-conv-{config.model}-{Path(config.data).name}"
+    out = Path(options.out or default)
     study = conv_study(config, out)
     print(format_table(study.runs, terminal))
     print()
@@ -249,4 +279,4 @@ def study_conv_command(args: argparse.Namespace) -> int:
     print(
         terminal(f"wrote {out / 'study.json'}, compare.md, compare_{{top1,top5,loss}}.png to {out}")
     )
-    return 0
+    return study
