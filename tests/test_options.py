@@ -14,7 +14,7 @@ from scenelab.compare import CompareOptions
 from scenelab.evaluate import EvalOptions
 from scenelab.explain.report import SaliencyOptions
 from scenelab.predict import PredictOptions
-from scenelab.study import ConvStudyOptions
+from scenelab.study.conv import ConvStudyOptions
 
 # (the CLI's Namespace -> options function, options); the first of each class is the
 # smallest command, so its parse also checks that argparse's defaults are the class's.

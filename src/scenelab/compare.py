@@ -38,6 +38,9 @@ class CompareOptions:
     def to_argv(self) -> list[str]:
         return command_argv(["compare"], self)
 
+    def out_folder(self) -> Path:
+        return Path(self.out) if self.out else Path(self.runs[0]).parent / "compare"
+
 
 @dataclass
 class CompareRow:
@@ -204,7 +207,7 @@ def format_table(table: list[CompareRow], escape: Callable[[str], str]) -> str:
 
 def compare(options: CompareOptions) -> list[CompareRow]:
     """The whole `scenelab compare`: figures and tables written, the table printed."""
-    out = Path(options.out) if options.out else Path(options.runs[0]).parent / "compare"
+    out = options.out_folder()
     table = compare_runs(list(options.runs), out)
     print(format_table(table, terminal))
     print(

@@ -12,9 +12,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 Options = TypeVar("Options")
+
+
+class Command(Protocol):
+    """Options of a command: they give back its command line."""
+
+    def to_argv(self) -> list[str]: ...
 
 
 def option(

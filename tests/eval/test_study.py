@@ -11,7 +11,7 @@ import yaml
 
 from scenelab.cli import main
 from scenelab.errors import ScenelabError
-from scenelab.study import _Prefixed, measure
+from scenelab.study.conv import _Prefixed, measure
 from scenelab.train.runfolder import run_folder_lock
 
 

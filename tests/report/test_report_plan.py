@@ -1,4 +1,4 @@
-"""scenelab.reproduce: the commands it prints are the ones it runs, finished runs are
+"""scenelab.study: the commands it prints are the ones it runs, finished runs are
 reused, stopped ones resumed, runs trained otherwise refused, and timings kept."""
 
 from __future__ import annotations
@@ -10,27 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from scenelab import reproduce
 from scenelab.checkpoint import save_checkpoint
-from scenelab.cli import build_parser, main
+from scenelab.cli import attack, bench, build_parser, main, saliency
+from scenelab.cli import eval as cli_eval
 from scenelab.config import RunConfig
 from scenelab.errors import ScenelabError
-from scenelab.reproduce import (
+from scenelab.study import steps
+from scenelab.study.plan import (
     BUDGETS,
-    FINISHED,
-    NEW,
-    PARTIAL,
     RUNS,
     Plan,
-    Timings,
-    attack_argv,
-    bench_argv,
-    eval_argv,
-    is_current,
-    run_state,
-    saliency_argv,
-    train_runs,
+    attack_options,
+    bench_options,
+    eval_options,
+    saliency_options,
 )
+from scenelab.study.state import FINISHED, NEW, PARTIAL, Timings, is_current, run_state
+from scenelab.study.steps import train_runs
 from scenelab.train.command import flag_overrides
 from scenelab.train.runfolder import run_folder_lock
 
@@ -60,19 +56,23 @@ def test_the_small_budgets_train_commands_parse_back_too(tmp_path, name):
     assert args.channels_last
 
 
-def test_the_other_commands_parse_and_point_at_the_plans_folders(plan):
+def test_the_other_commands_parse_back_and_point_at_the_plans_folders(plan):
     parser = build_parser()
-    evaluation = parser.parse_args(eval_argv(plan))
+    evaluation = parser.parse_args(eval_options(plan).to_argv())
+    assert cli_eval.options(evaluation) == eval_options(plan)
     assert Path(evaluation.run) == plan.run_dir("simplenet") and evaluation.data == "digits"
-    saliency = parser.parse_args(saliency_argv(plan))
-    assert saliency.n == plan.budget.saliency_images
+    drawn = parser.parse_args(saliency_options(plan).to_argv())
+    assert saliency.options(drawn) == saliency_options(plan)
+    assert drawn.n == plan.budget.saliency_images
     for name in ("simplenet", "simplenet-adv"):
-        attack = parser.parse_args(attack_argv(plan, name))
-        assert Path(attack.run) == plan.run_dir(name)
-        assert attack.limit == plan.budget.attack_images
-    bench = parser.parse_args(bench_argv(plan))
-    assert bench.quick and bench.batch_size == 8
-    assert Path(bench.json) == plan.out / "conv" / "bench.json"
+        attacked = parser.parse_args(attack_options(plan, name).to_argv())
+        assert attack.options(attacked) == attack_options(plan, name)
+        assert Path(attacked.run) == plan.run_dir(name)
+        assert attacked.limit == plan.budget.attack_images
+    measured = parser.parse_args(bench_options(plan).to_argv())
+    assert bench.conv_options(measured) == bench_options(plan)
+    assert measured.quick and measured.batch_size == 8
+    assert Path(measured.json) == plan.out / "conv" / "bench.json"
 
 
 def test_the_section_command_parses_to_the_same_plan(plan):
@@ -132,7 +132,7 @@ def test_a_run_stopped_before_its_first_checkpoint_is_trained_again(plan):
 
 def test_finished_runs_are_reused_stopped_ones_resumed_new_ones_trained(plan, monkeypatch):
     calls = []
-    monkeypatch.setattr(reproduce, "train", lambda config, resume: calls.append((config, resume)))
+    monkeypatch.setattr(steps, "train", lambda config, resume: calls.append((config, resume)))
     epochs = plan.budget.epochs
     fake_run(plan, "ourbestnet2", epochs, epochs)
     fake_run(plan, "ourbestnet3", epochs - 1, epochs - 1)
@@ -152,7 +152,7 @@ def test_finished_runs_are_reused_stopped_ones_resumed_new_ones_trained(plan, mo
 
 
 def test_a_run_trained_with_other_settings_is_refused(plan, monkeypatch):
-    monkeypatch.setattr(reproduce, "train", lambda config, resume: pytest.fail("trained"))
+    monkeypatch.setattr(steps, "train", lambda config, resume: pytest.fail("trained"))
     epochs = plan.budget.epochs
     fake_run(plan, "simplenet", epochs, epochs, batch_size=32)
     with pytest.raises(ScenelabError, match=r"batch_size: 32 -> 64.*delete it"):

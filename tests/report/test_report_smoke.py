@@ -20,10 +20,11 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, average_precision_score
 
-from scenelab import reproduce as reproduce_module
 from scenelab.checkpoint import load_checkpoint, load_model
 from scenelab.data import build_dataset, build_transform
-from scenelab.reproduce import BUDGETS, Plan, reproduce
+from scenelab.study import steps
+from scenelab.study.plan import BUDGETS, Plan
+from scenelab.study.reproduce import reproduce
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,8 +211,11 @@ def test_a_second_invocation_reuses_everything(smoke, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError(f"redone: {args}")
 
-    for name in ("train", "train_side_by_side", "run_command", "check_conv2d"):
-        monkeypatch.setattr(reproduce_module, name, refuse)
+    for name in (
+        *("train", "train_side_by_side", "check_conv2d", "bench_conv"),
+        *("evaluate_checkpoint", "saliency_figure", "attack_run"),
+    ):
+        monkeypatch.setattr(steps, name, refuse)
     again, _ = reproduce(plan)
     written = re.compile(r"written \S+\.")
     assert written.sub("", again.read_text()) == written.sub("", markdown)

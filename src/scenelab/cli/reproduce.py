@@ -20,9 +20,11 @@ def _sections(text: str) -> list[int]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from scenelab.reproduce import reproduce_command
+    from scenelab.study.reproduce import reproduce_study
 
-    return reproduce_command(args)
+    keys = ("data", "budget", "out", "pretrained", "device", "only")
+    reproduce_study(**{key: getattr(args, key) for key in keys})
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""``scenelab study conv``: flags into `ConvStudyOptions`; the work is scenelab.study.study_conv."""
+"""``scenelab study conv``: flags into `ConvStudyOptions`; the work is study.conv.study_conv."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 from scenelab.cli.types import device, path, setting
 from scenelab.config import AMP_CHOICES, DTYPE_CHOICES
 from scenelab.options import from_arguments
-from scenelab.study import ConvStudyOptions, study_conv
+from scenelab.study.conv import ConvStudyOptions, study_conv
 
 
 def conv_options(args: argparse.Namespace) -> ConvStudyOptions:
