@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from scenelab import plots
-from scenelab.checkpoint import MODEL_KEYS
-from scenelab.config import check_stored_config, read_yaml_mapping
 from scenelab.errors import ScenelabError
 from scenelab.files import write_text
 from scenelab.models import build_model
 from scenelab.options import command_argv, option
+from scenelab.runs import RunHistory, read_run
 from scenelab.safetext import csv_cell, markdown, terminal
 
 CURVES = ("top1", "top5", "loss")
@@ -71,48 +70,13 @@ class CompareRow:
         )
 
 
-@dataclass
-class Run:
-    """One run folder: its name, resolved config and metrics.csv rows (numbers as floats)."""
-
-    name: str
-    folder: Path
-    config: dict[str, Any]
-    rows: list[dict[str, float]]
-
-    def column(self, name: str) -> list[float]:
-        return [row[name] for row in self.rows]
-
-
-def read_run(folder: str | Path) -> Run:
-    """A run folder's config.yaml and metrics.csv; ScenelabError naming what is missing."""
-    folder = Path(folder)
-    metrics_path, config_path = folder / "metrics.csv", folder / "config.yaml"
-    for path in (metrics_path, config_path):
-        if not path.is_file():
-            raise ScenelabError(f"{folder}: not a run folder ({path.name} is missing)")
-    config = check_stored_config(
-        read_yaml_mapping(config_path, flag=""), str(config_path), MODEL_KEYS
-    )
-    with metrics_path.open(newline="") as file:
-        try:
-            rows = [
-                {key: float(value) for key, value in row.items()} for row in csv.DictReader(file)
-            ]
-        except (TypeError, ValueError) as error:
-            raise ScenelabError(f"{metrics_path}: not a number in the table ({error})") from None
-    if not rows:
-        raise ScenelabError(f"{metrics_path}: no finished epoch yet")
-    return Run(name=folder.name, folder=folder, config=config, rows=rows)
-
-
 def parameter_count(config: dict[str, Any]) -> int:
     """Trainable parameters of the model the run's config describes."""
     model = build_model(config["model"], int(config["num_classes"]), conv=config["conv"])
     return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
 
 
-def summarise(run: Run) -> CompareRow:
+def summarise(run: RunHistory) -> CompareRow:
     """One row of the comparison table. Images/s is the median over epochs (training only)."""
     last = run.rows[-1]
     return CompareRow(

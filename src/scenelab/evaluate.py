@@ -21,7 +21,6 @@ from torch.utils.data import DataLoader
 
 from scenelab import plots
 from scenelab.checkpoint import (
-    CHECKPOINT_DIR,
     check_classes,
     load_model,
     resolve_checkpoint,
@@ -32,6 +31,7 @@ from scenelab.errors import ScenelabError
 from scenelab.files import write_json, write_text
 from scenelab.metrics import CALIBRATION_BINS, ClassificationMetrics, ClassificationReport
 from scenelab.options import command_argv, option
+from scenelab.runs import run_folder_of
 from scenelab.safetext import csv_cell, terminal
 
 DEFAULT_TOP_K = 5
@@ -140,14 +140,6 @@ def evaluate(
         metrics.update(predict_probabilities(model, images, tta), labels.to(device))
     model.train(was_training)
     return metrics.compute()
-
-
-def run_folder_of(checkpoint_or_run: str | Path) -> Path:
-    """Where results about a checkpoint go: the run folder it belongs to, else its folder."""
-    path = Path(checkpoint_or_run)
-    if path.is_dir():
-        return path
-    return path.parent.parent if path.parent.name == CHECKPOINT_DIR else path.parent
 
 
 def eval_transform_for(state: dict[str, Any]):

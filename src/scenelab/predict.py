@@ -25,11 +25,11 @@ from scenelab.evaluate import (
     DEFAULT_TOP_K,
     eval_transform_for,
     predict_probabilities,
-    run_folder_of,
 )
 from scenelab.files import write_text
 from scenelab.metrics import check_top_k
 from scenelab.options import command_argv, option
+from scenelab.runs import run_folder_of
 from scenelab.safetext import csv_cell, terminal
 
 PRINTED_ROWS = 20  # the CSV has every image; the terminal gets the first ones

@@ -21,13 +21,13 @@ from scenelab.attack_settings import default_step_size
 from scenelab.attacks.guard import check_pixel_model
 from scenelab.attacks.pgd import check_settings, pgd
 from scenelab.attacks.robust import RobustAccuracy, robust_accuracy
-from scenelab.attacks.runs import Run, evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.data import build_loader
 from scenelab.device import pick_device
 from scenelab.epsilon import in_levels
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
 from scenelab.options import command_argv, option, pixel_text, pixels_text
+from scenelab.runs import LoadedRun, evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.safetext import terminal
 
 SUCCESS_MEANING = {
@@ -198,7 +198,7 @@ def attack_run(options: AttackOptions) -> AttackRecord:
     return record
 
 
-def _attack_settings(options: AttackOptions, run: Run) -> dict[str, Any]:
+def _attack_settings(options: AttackOptions, run: LoadedRun) -> dict[str, Any]:
     """Check everything that can be checked before an image is decoded."""
     check_pixel_model(run.model)
     random_start = not options.no_random_start
@@ -225,7 +225,7 @@ def _target_name(target: str | int) -> str:
 
 
 def _examples_figure(
-    run: Run,
+    run: LoadedRun,
     dataset: Dataset,
     indices: list[int],
     options: AttackOptions,

@@ -8,7 +8,6 @@ from pathlib import Path
 import torch
 
 from scenelab import plots
-from scenelab.attacks.runs import evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
 from scenelab.explain.saliency import (
@@ -19,6 +18,7 @@ from scenelab.explain.saliency import (
     smoothgrad,
 )
 from scenelab.options import command_argv, option
+from scenelab.runs import evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.safetext import terminal
 
 TITLES = {

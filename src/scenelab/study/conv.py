@@ -26,13 +26,14 @@ from typing import TextIO
 
 import torch
 
-from scenelab.compare import CompareRow, compare_runs, format_table, read_run
+from scenelab.compare import CompareRow, compare_runs, format_table
 from scenelab.config import RunConfig
 from scenelab.data.layout import check_dataset
 from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
 from scenelab.options import command_argv, option
+from scenelab.runs import read_run
 from scenelab.safetext import terminal, terminal_lines
 from scenelab.train.engine import train
 

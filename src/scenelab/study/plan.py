@@ -17,11 +17,12 @@ import torch
 
 from scenelab.attacks.report import AttackOptions
 from scenelab.bench.conv import BenchOptions
-from scenelab.compare import CompareOptions, read_run
+from scenelab.compare import CompareOptions
 from scenelab.config import dataset_defaults
 from scenelab.device import pick_device
 from scenelab.evaluate import EvalOptions
 from scenelab.explain.report import SaliencyOptions
+from scenelab.runs import read_run
 
 
 @dataclass(frozen=True)

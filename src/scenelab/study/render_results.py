@@ -7,10 +7,10 @@ from pathlib import Path
 
 from scenelab.attacks.adversarial import ROBUST_VAL_IMAGES, ROBUST_VAL_STEPS
 from scenelab.attacks.report import AttackRecord
-from scenelab.compare import read_run
 from scenelab.document import Block, Code, Heading, Paragraph, Table
 from scenelab.epsilon import in_levels
 from scenelab.evaluate import EvalRecord
+from scenelab.runs import read_run
 from scenelab.safetext import markdown
 from scenelab.study.plan import Plan, attack_options, eval_options, saliency_options
 from scenelab.study.render import NOT_YET, commands, figure, pct, read_record, run_config

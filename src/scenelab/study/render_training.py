@@ -3,8 +3,8 @@ Inception blocks) and 5 (ResNet-18 from scratch and fine-tuned vs the best OurBe
 
 from __future__ import annotations
 
-from scenelab.compare import read_run
 from scenelab.document import Block, Code, Paragraph, Table
+from scenelab.runs import read_run
 from scenelab.safetext import markdown_code
 from scenelab.study.plan import (
     BLOCK_MODELS,

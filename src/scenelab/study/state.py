@@ -8,7 +8,6 @@ attack newer than the run's checkpoint is kept.
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from scenelab.checkpoint import CHECKPOINT_DIR, load_checkpoint
 from scenelab.config import RunConfig
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
+from scenelab.runs import metrics_rows
 from scenelab.study.plan import Plan
 from scenelab.train.runfolder import has_checkpoint
 
@@ -34,14 +34,6 @@ def run_state(run_dir: Path, epochs: int) -> str:
     checkpoint = load_checkpoint(run_dir / CHECKPOINT_DIR / "last.pt")
     complete = checkpoint.get("epoch") == epochs and not checkpoint.get("position")
     return FINISHED if complete and metrics_rows(run_dir) == epochs else PARTIAL
-
-
-def metrics_rows(run_dir: Path) -> int:
-    path = run_dir / "metrics.csv"
-    if not path.is_file():
-        return 0
-    with path.open(newline="") as file:
-        return sum(1 for _ in csv.DictReader(file))
 
 
 def is_current(result: Path, run_dir: Path) -> bool:
