@@ -69,7 +69,7 @@ CASES = [
     (study.conv_options, ConvStudyOptions()),
     (
         study.conv_options,
-        ConvStudyOptions("digits", "resnet18", 2, 64, "off", "float64", 16, 3, 0, "cpu", "o"),
+        ConvStudyOptions("digits", "resnet18", 2, 64, "off", "float64", 16, 3, 0, "cpu", "o", True),
     ),
 ]
 

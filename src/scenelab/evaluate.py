@@ -31,6 +31,7 @@ from scenelab.errors import ScenelabError
 from scenelab.files import write_json, write_text
 from scenelab.metrics import CALIBRATION_BINS, ClassificationMetrics, ClassificationReport
 from scenelab.options import command_argv, option
+from scenelab.progress import progress
 from scenelab.runs import run_folder_of
 from scenelab.safetext import csv_cell, terminal
 
@@ -135,7 +136,7 @@ def evaluate(
     was_training = model.training
     model.eval()
     metrics = ClassificationMetrics(num_classes, top_k=top_k, device=device)
-    for images, labels in loader:
+    for images, labels in progress(loader, "eval"):
         images = images.to(device, non_blocking=True)
         metrics.update(predict_probabilities(model, images, tta), labels.to(device))
     model.train(was_training)

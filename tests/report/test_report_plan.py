@@ -4,6 +4,7 @@ reused, stopped ones resumed, runs trained otherwise refused, and timings kept."
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import shlex
 from pathlib import Path
@@ -18,11 +19,16 @@ from scenelab.errors import ScenelabError
 from scenelab.study import steps
 from scenelab.study.plan import (
     BUDGETS,
+    CONV_CONTROL,
+    CONV_PAIR,
+    FINE_TUNED,
+    PRETRAINING,
     RUNS,
     Plan,
     attack_options,
     bench_options,
     eval_options,
+    resnet_runs,
     saliency_options,
 )
 from scenelab.study.state import FINISHED, NEW, PARTIAL, Timings, is_current, run_state
@@ -40,6 +46,8 @@ def plan(tmp_path) -> Plan:
 
 @pytest.mark.parametrize("name", list(RUNS))
 def test_each_train_command_parses_back_to_the_runs_settings(plan, name):
+    if name == PRETRAINING:  # there with --pretrain-data, in place of --pretrained
+        plan = dataclasses.replace(plan, pretrained=None, pretrain_data="other/data")
     words = shlex.split(plan.train_command(name))
     assert words[:2] == ["scenelab", "train"]
     args = build_parser().parse_args(words[1:])
@@ -51,9 +59,37 @@ def test_each_train_command_parses_back_to_the_runs_settings(plan, name):
 def test_the_small_budgets_train_commands_parse_back_too(tmp_path, name):
     """The small budget sets a switch (--channels-last) the smoke budget leaves off."""
     plan = Plan("miniplaces20", tmp_path / "study", BUDGETS["small"], pretrained="r18.pth")
+    if name == PRETRAINING:
+        plan = dataclasses.replace(plan, pretrained=None, pretrain_data="miniplaces80")
     args = build_parser().parse_args(shlex.split(plan.train_command(name))[1:])
     assert RunConfig().replace(**flag_overrides(args)) == RunConfig(**plan.run_settings(name))
-    assert args.channels_last
+    assert getattr(args, "channels_last", False) == (name != CONV_CONTROL)  # control: other layout
+
+
+@pytest.mark.parametrize("budget", list(BUDGETS))
+def test_the_control_run_differs_from_native_only_in_its_memory_layout(tmp_path, budget):
+    plan = Plan("digits", tmp_path / "study", BUDGETS[budget])
+    native, control = (plan.run_settings(name) for name in (CONV_PAIR[0], CONV_CONTROL))
+    layout = ("out", "channels_last")
+    assert {k: v for k, v in native.items() if k not in layout} == {
+        k: v for k, v in control.items() if k not in layout
+    }
+    assert native.get("channels_last", False) != control.get("channels_last", False)
+
+
+def test_pretrain_data_adds_the_run_that_the_fine_tuned_one_starts_from(tmp_path, capsys):
+    plan = Plan("digits", tmp_path / "study", BUDGETS["smoke"], pretrain_data="other/data")
+    assert resnet_runs(plan) == [PRETRAINING, "resnet18", FINE_TUNED]
+    assert plan.run_settings(PRETRAINING)["data"] == "other/data"
+    assert plan.run_settings(FINE_TUNED)["pretrained"] == str(plan.run_dir(PRETRAINING))
+    args = build_parser().parse_args(shlex.split(plan.command(only=5))[1:])
+    assert (args.pretrain_data, args.pretrained) == ("other/data", None)
+    weights = tmp_path / "r18.pth"
+    weights.write_bytes(b"")
+    both = ["--pretrained", str(weights), "--pretrain-data", "digits"]
+    assert main(["reproduce", *both, "--out", str(tmp_path / "out")]) != 0
+    assert "give one" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_other_commands_parse_back_and_point_at_the_plans_folders(plan):
@@ -67,7 +103,7 @@ def test_the_other_commands_parse_back_and_point_at_the_plans_folders(plan):
     for name in ("simplenet", "simplenet-adv"):
         attacked = parser.parse_args(attack_options(plan, name).to_argv())
         assert attack.options(attacked) == attack_options(plan, name)
-        assert Path(attacked.run) == plan.run_dir(name)
+        assert Path(attacked.run) == plan.run_dir(name) / "checkpoints" / "last.pt"
         assert attacked.limit == plan.budget.attack_images
     measured = parser.parse_args(bench_options(plan).to_argv())
     assert bench.conv_options(measured) == bench_options(plan)

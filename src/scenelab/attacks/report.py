@@ -27,6 +27,7 @@ from scenelab.epsilon import in_levels
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
 from scenelab.options import command_argv, option, pixel_text, pixels_text
+from scenelab.progress import progress
 from scenelab.runs import LoadedRun, evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.safetext import terminal
 
@@ -146,7 +147,7 @@ def attack_run(options: AttackOptions) -> AttackRecord:
     )
     sweep = robust_accuracy(
         run.model,
-        loader,
+        progress(loader, f"PGD-{options.steps}"),
         epsilons,
         step_sizes=step_sizes,
         generator=torch.Generator(device).manual_seed(options.seed),

@@ -61,3 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     conv.add_argument("--device", type=device(), help="auto (CUDA if there), cpu, cuda, cuda:N")
     conv.add_argument("--out", type=path, metavar="DIR", help="default runs/study-conv-MODEL-DATA")
+    conv.add_argument(
+        "--control",
+        action="store_true",
+        help="also train the native convolution in the other memory layout (OUT/control, "
+        "after the pair): its val top-1 gap to native is what rounding alone makes",
+    )

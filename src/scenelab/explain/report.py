@@ -53,8 +53,9 @@ class SaliencyOptions:
 @dataclass(frozen=True)
 class SaliencyFigure:
     path: Path
+    pixels: torch.Tensor  # (N, 3, H, W) in [0, 1], on the CPU: the images drawn
+    maps: torch.Tensor  # (N, 1, H, W) on the CPU: their saliency, max |attribution|
     correct: int  # of the images, predicted right
-    images: int
 
 
 def saliency_figure(options: SaliencyOptions) -> SaliencyFigure:
@@ -95,9 +96,10 @@ def saliency_figure(options: SaliencyOptions) -> SaliencyFigure:
         else run.folder / "plots" / f"saliency_{options.method}.png"
     )
     correct = int((predicted.cpu() == labels).sum())
+    pixels, maps = images.cpu(), channel_max_abs(attributions).cpu()
     plots.plot_saliency_grid(
-        images.cpu(),
-        channel_max_abs(attributions).cpu(),
+        pixels,
+        maps,
         predicted.tolist(),
         labels.tolist(),
         run.classes,
@@ -106,4 +108,4 @@ def saliency_figure(options: SaliencyOptions) -> SaliencyFigure:
         f"({options.score}), {options.split} images, {correct}/{len(labels)} correct",
     )
     print(terminal(f"wrote {path}"))
-    return SaliencyFigure(path, correct, len(labels))
+    return SaliencyFigure(path, pixels, maps, correct)

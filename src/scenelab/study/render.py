@@ -28,6 +28,7 @@ from scenelab.document import Block, Code, Figure, Heading, Paragraph, Table
 from scenelab.options import Command
 from scenelab.safetext import markdown, markdown_code
 from scenelab.study.plan import Plan
+from scenelab.study.verdicts import CONCLUSIONS, Verdict, combined
 
 NOT_YET = "Not run yet."
 Record = TypeVar("Record")
@@ -190,3 +191,41 @@ def compare_table(folder: Path, memory: bool = False) -> Table:
         for row in read_compare_table(folder)
     ]
     return Table(header, rows)
+
+
+# --- the verdicts -------------------------------------------------------------------------
+
+
+def conclusions_block(verdicts: dict[int, list[Verdict]]) -> list[Block]:
+    """The table of the seven conclusions, each with the verdict of the sections
+    (numbered keys of ``verdicts``) that test it."""
+    rows = []
+    for conclusion, claim in CONCLUSIONS.items():
+        tested = {
+            number: [verdict for verdict in found if verdict.conclusion == conclusion]
+            for number, found in verdicts.items()
+        }
+        tested = {number: found for number, found in tested.items() if found}
+        verdict = combined([verdict for found in tested.values() for verdict in found])
+        where = ", ".join(map(str, tested))
+        rows.append([str(conclusion), claim, verdict.status, where, verdict.reason])
+    return [
+        Heading("Conclusions"),
+        Paragraph(
+            "The study's seven conclusions, each judged by a stated rule from the numbers of "
+            "the sections that test it (every section ends with its verdicts): it holds, does "
+            "not hold at this budget (the part that fails, with its numbers), or was not "
+            "tested (and why)."
+        ),
+        Table(["no.", "conclusion", "verdict", "sections", "numbers"], rows),
+    ]
+
+
+def verdict_blocks(verdicts: list[Verdict]) -> list[Block]:
+    return [
+        Paragraph(
+            f"**Conclusion {verdict.conclusion}.** {CONCLUSIONS[verdict.conclusion]} "
+            f"Verdict: **{verdict.status}**: {verdict.reason}."  # the rules' own text
+        )
+        for verdict in verdicts
+    ]

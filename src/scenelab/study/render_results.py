@@ -185,9 +185,10 @@ def adversarial_blocks(plan: Plan, attack: AttackRecord | None, run_dir: Path) -
         Paragraph(
             f"**Table 1.** Clean and under-attack accuracy (PGD-{attack.attack.steps}, "
             f"epsilon {epsilon}, target {markdown(str(attack.attack.target))}) on the "
-            f"same {attack.num_samples} {markdown(str(attack.split))} images. Each run's "
-            "best.pt is attacked: the epoch of best val top-1, and for adversarial training "
-            "the most robust epoch by the check above."
+            f"same {attack.num_samples} {markdown(str(attack.split))} images. Both rows "
+            "attack the weights of the run's last epoch (last.pt), one rule for both: "
+            "best.pt is chosen by val top-1 for the one and by robust accuracy on the first "
+            f"{ROBUST_VAL_IMAGES} val images for the other, which at a short budget picks noise."
         ),
         Table(
             [

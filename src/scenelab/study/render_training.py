@@ -9,6 +9,7 @@ from scenelab.safetext import markdown_code
 from scenelab.study.plan import (
     BLOCK_MODELS,
     FINE_TUNED,
+    PRETRAINING,
     Plan,
     best_block_run,
     blocks_compare_options,
@@ -94,21 +95,34 @@ def resnet_section(plan: Plan) -> list[Block]:
     best = best_block_run(plan)
     options = resnet_compare_options(plan)
     table = compare_table(folder)
-    if not plan.pretrained:
-        skipped = f"{FINE_TUNED}: skipped, fine-tuning needs --pretrained PATH"
+    if not plan.fine_tunes():
+        skipped = (
+            f"{FINE_TUNED}: skipped, fine-tuning needs --pretrained PATH or --pretrain-data ROOT"
+        )
         table.rows.insert(1, [skipped] + ["-"] * (len(table.header) - 1))
     return [
         Paragraph(
-            "ResNet-18 from scratch"
-            + (
-                f" and fine-tuned from {markdown_code(str(plan.pretrained))}"
-                if plan.pretrained
-                else " (the fine-tuned row needs ImageNet weights: a torchvision ResNet-18 "
-                "state dict passed as `--pretrained PATH`; without it the row is skipped)"
-            )
-            + f", against the best OurBestNet of section 4 ({best}). Same recipe for all."
+            f"ResNet-18 from scratch{fine_tuning(plan)}, against the best OurBestNet of "
+            f"section 4 ({best}). Same recipe for all."
         ),
         table,
         *figure(folder / "compare_top1.png", f"Convergence: top-1 of ResNet-18 and {best}"),
         Code(f"{commands_train(plan, *names).text}\n{commands(options).text}"),
     ]
+
+
+def fine_tuning(plan: Plan) -> str:
+    """What the fine-tuned row starts from, or why there is none."""
+    if plan.pretrained:
+        return f" and fine-tuned from {markdown_code(str(plan.pretrained))}"
+    if plan.pretrain_data:
+        data = markdown_code(plan.pretrain_data)
+        return (
+            f" and fine-tuned from a ResNet-18 trained first on {data} (`{PRETRAINING}`, the "
+            "same recipe), its classifier replaced"
+        )
+    return (
+        " (the fine-tuned row needs pretrained weights: a torchvision ResNet-18 state dict "
+        "passed as `--pretrained PATH`, or a second dataset to pretrain on, "
+        "`--pretrain-data ROOT`; without either the row is skipped)"
+    )

@@ -1,5 +1,6 @@
 """The study's sections: each with its number, its title, what it runs, how the report
-renders it, and the run folders whose settings the report states."""
+renders it, its verdicts on the study's conclusions, and the run folders whose settings
+the report states."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scenelab.document import Block
-from scenelab.study import render_conv, render_results, render_training, steps
+from scenelab.study import judge, render_conv, render_results, render_training, steps
 from scenelab.study.plan import BLOCK_MODELS, CONV_PAIR, FINE_TUNED, Plan
 from scenelab.study.state import Timings
+from scenelab.study.verdicts import Verdict
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class Section:
     title: str
     run: Callable[[Plan, Timings], None]
     render: Callable[[Plan], list[Block]]
+    judge: Callable[[Plan], list[Verdict]]
     runs: tuple[str, ...] = ()  # the run folders whose settings the report states
 
 
@@ -27,12 +30,14 @@ SECTIONS = (
         "The custom convolution: correctness and cost",
         steps.conv_check,
         render_conv.conv_section,
+        judge.conv_check,
     ),
     Section(
         2,
         "SimpleNet training",
         steps.simplenet_training,
         render_training.simplenet_section,
+        judge.simplenet,
         ("simplenet",),
     ),
     Section(
@@ -40,6 +45,7 @@ SECTIONS = (
         "Custom vs native convolution",
         steps.custom_vs_native,
         render_conv.conv_study_section,
+        judge.conv_study,
         CONV_PAIR,
     ),
     Section(
@@ -47,6 +53,7 @@ SECTIONS = (
         "OurBestNet with 2, 3 and 4 Inception blocks",
         steps.inception_blocks,
         render_training.blocks_section,
+        judge.blocks,
         BLOCK_MODELS,
     ),
     Section(
@@ -54,6 +61,7 @@ SECTIONS = (
         "ResNet-18 from scratch and fine-tuned vs OurBestNet",
         steps.resnet_vs_ourbestnet,
         render_training.resnet_section,
+        judge.transfer,
         ("resnet18", FINE_TUNED),
     ),
     Section(
@@ -61,6 +69,7 @@ SECTIONS = (
         "Evaluation of SimpleNet",
         steps.evaluation,
         render_results.evaluation_section,
+        judge.evaluation,
         ("simplenet",),
     ),
     Section(
@@ -68,6 +77,7 @@ SECTIONS = (
         "Saliency, PGD attacks and adversarial training",
         steps.robustness,
         render_results.robustness_section,
+        judge.robustness,
         ("simplenet", "simplenet-adv"),
     ),
 )

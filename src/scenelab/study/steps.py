@@ -1,9 +1,10 @@
 """What each section of the study runs, restartably: what is finished is reused.
 
-Training runs in this process, one after the other, except the custom-vs-native pair,
-whose subject is memory: each of the two has a process of its own, so that its peak
-memory is its own, and on the CPU they train side by side, as `scenelab study conv` does.
-(A process costs seconds of imports; the other runs need none.)
+Training runs in this process, one after the other, except the custom-vs-native pair
+(and its native-vs-native control), whose subject is memory: each has a process of its
+own, so that its peak memory is its own, and on the CPU the pair trains side by side, as
+`scenelab study conv --control` does. (A process costs seconds of imports; the other runs
+need none.)
 
 The other commands (bench conv, eval, saliency, attack, compare) are library calls with
 the typed options of `scenelab.study.plan`; the command line each stands for is printed
@@ -22,8 +23,11 @@ from scenelab.ops.check import check_conv2d
 from scenelab.options import Command
 from scenelab.safetext import terminal
 from scenelab.study.conv import summarise_study, train_side_by_side
+from scenelab.study.focus import FOCUS_FILE, measure_focus
 from scenelab.study.plan import (
+    ADVERSARIAL,
     BLOCK_MODELS,
+    CONV_CONTROL,
     CONV_PAIR,
     CONV_STUDY,
     Plan,
@@ -50,9 +54,10 @@ def train_runs(plan: Plan, names: list[str], timings: Timings, section: int) -> 
                 train(config, resume=state == PARTIAL)
 
 
-def train_conv_pair(plan: Plan, timings: Timings) -> None:
+def train_conv_study(plan: Plan, timings: Timings) -> None:
     """The native and custom SimpleNet runs, each in a process of its own so that each
-    has its own peak memory; new ones side by side on the CPU (`scenelab study conv`)."""
+    has its own peak memory; new ones side by side on the CPU; then the native-vs-native
+    control alone (`scenelab study conv --control`)."""
     states = [checked_state(plan, name) for name in CONV_PAIR]
     new = [config for state, config in states if state == NEW]
     if new:
@@ -62,6 +67,10 @@ def train_conv_pair(plan: Plan, timings: Timings) -> None:
         if state == PARTIAL:
             with timings.measure(3, CONV_STUDY, add=True):
                 train_side_by_side([config], side_by_side=False, resume=True)
+    state, config = checked_state(plan, CONV_CONTROL)
+    if state != FINISHED:
+        with timings.measure(3, CONV_STUDY, add=True):
+            train_side_by_side([config], side_by_side=False, resume=state == PARTIAL)
 
 
 def announce(options: Command) -> None:
@@ -95,7 +104,7 @@ def simplenet_training(plan: Plan, timings: Timings) -> None:
 
 
 def custom_vs_native(plan: Plan, timings: Timings) -> None:
-    train_conv_pair(plan, timings)
+    train_conv_study(plan, timings)
     summarise_study(plan.run_dir(CONV_STUDY))
 
 
@@ -122,13 +131,16 @@ def evaluation(plan: Plan, timings: Timings) -> None:
 def robustness(plan: Plan, timings: Timings) -> None:
     simplenet = plan.run_dir("simplenet")
     train_runs(plan, ["simplenet"], timings, 2)
-    if not is_current(simplenet / "plots" / "saliency_gradient.png", simplenet):
+    focus = simplenet / "plots" / FOCUS_FILE
+    figure = simplenet / "plots" / "saliency_gradient.png"
+    if not (is_current(figure, simplenet) and is_current(focus, simplenet)):
         with timings.measure(7, "saliency"):
             options = saliency_options(plan)
             announce(options)
-            saliency_figure(options)
-    train_runs(plan, ["simplenet-adv"], timings, 7)
-    for name in ("simplenet", "simplenet-adv"):
+            drawn = saliency_figure(options)
+            write_json(focus, measure_focus(drawn.pixels, drawn.maps).to_dict())
+    train_runs(plan, [ADVERSARIAL], timings, 7)
+    for name in ("simplenet", ADVERSARIAL):
         if not is_current(plan.run_dir(name) / "attack.json", plan.run_dir(name)):
             with timings.measure(7, f"attack {name}"):
                 options = attack_options(plan, name)
