@@ -5,10 +5,10 @@ python benchmarks/conv.py [--dtype bfloat16] [--channels-last] [--quick] [--json
 
 import argparse
 
-from scenelab.bench.conv import run_from_args
-from scenelab.cli.bench import add_conv_arguments
+from scenelab.bench.conv import bench_conv
+from scenelab.cli.bench import add_conv_arguments, conv_options
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_conv_arguments(parser)
-    raise SystemExit(run_from_args(parser.parse_args()))
+    bench_conv(conv_options(parser.parse_args()))

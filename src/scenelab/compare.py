@@ -7,8 +7,8 @@ peak memory, best and final val top-1/top-5 and parameter count (compare.md, com
 
 from __future__ import annotations
 
-import argparse
 import csv
+import dataclasses
 import io
 import statistics
 from collections.abc import Callable
@@ -17,49 +17,57 @@ from pathlib import Path
 from typing import Any
 
 from scenelab import plots
-from scenelab.checkpoint import MODEL_KEYS
-from scenelab.config import check_stored_config, read_yaml_mapping
 from scenelab.errors import ScenelabError
 from scenelab.files import write_text
 from scenelab.models import build_model
+from scenelab.options import command_argv, option
+from scenelab.runs import RunHistory, read_run
 from scenelab.safetext import csv_cell, markdown, terminal
 
 CURVES = ("top1", "top5", "loss")
 
 
+@dataclass(frozen=True)
+class CompareOptions:
+    """`scenelab compare`: two or more run folders, the output folder."""
+
+    runs: tuple[str, ...] = option(positional=True)
+    out: str | None = option(None)  # default: 'compare' beside the first run
+
+    def to_argv(self) -> list[str]:
+        return command_argv(["compare"], self)
+
+    def out_folder(self) -> Path:
+        return Path(self.out) if self.out else Path(self.runs[0]).parent / "compare"
+
+
 @dataclass
-class Run:
-    """One run folder: its name, resolved config and metrics.csv rows (numbers as floats)."""
+class CompareRow:
+    """One row of the comparison table (compare.csv, compare.md, study.json's runs)."""
 
-    name: str
-    folder: Path
-    config: dict[str, Any]
-    rows: list[dict[str, float]]
+    run: str
+    model: str
+    conv: str
+    epochs: int
+    parameters: int
+    wall_time_min: float
+    images_per_s: float  # median over epochs, training only
+    peak_memory_mib: float
+    best_val_top1: float
+    final_val_top1: float
+    best_val_top5: float
+    final_val_top5: float
 
-    def column(self, name: str) -> list[float]:
-        return [row[name] for row in self.rows]
-
-
-def read_run(folder: str | Path) -> Run:
-    """A run folder's config.yaml and metrics.csv; ScenelabError naming what is missing."""
-    folder = Path(folder)
-    metrics_path, config_path = folder / "metrics.csv", folder / "config.yaml"
-    for path in (metrics_path, config_path):
-        if not path.is_file():
-            raise ScenelabError(f"{folder}: not a run folder ({path.name} is missing)")
-    config = check_stored_config(
-        read_yaml_mapping(config_path, flag=""), str(config_path), MODEL_KEYS
-    )
-    with metrics_path.open(newline="") as file:
-        try:
-            rows = [
-                {key: float(value) for key, value in row.items()} for row in csv.DictReader(file)
-            ]
-        except (TypeError, ValueError) as error:
-            raise ScenelabError(f"{metrics_path}: not a number in the table ({error})") from None
-    if not rows:
-        raise ScenelabError(f"{metrics_path}: no finished epoch yet")
-    return Run(name=folder.name, folder=folder, config=config, rows=rows)
+    @classmethod
+    def from_text(cls, cells: dict[str, str]) -> CompareRow:
+        """A row read back from compare.csv, each cell in its field's type."""
+        kinds = {"str": str, "int": int, "float": float}
+        return cls(
+            **{
+                field.name: kinds[str(field.type)](cells[field.name])
+                for field in dataclasses.fields(cls)
+            }
+        )
 
 
 def parameter_count(config: dict[str, Any]) -> int:
@@ -68,26 +76,32 @@ def parameter_count(config: dict[str, Any]) -> int:
     return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
 
 
-def summarise(run: Run) -> dict[str, Any]:
+def summarise(run: RunHistory) -> CompareRow:
     """One row of the comparison table. Images/s is the median over epochs (training only)."""
     last = run.rows[-1]
-    return {
-        "run": run.name,
-        "model": run.config.get("model", "?"),
-        "conv": run.config.get("conv", "?"),
-        "epochs": int(last["epoch"]),
-        "parameters": parameter_count(run.config),
-        "wall_time_min": sum(run.column("epoch_time_s")) / 60,
-        "images_per_s": statistics.median(run.column("images_per_s")),
-        "peak_memory_mib": max(run.column("peak_memory_mib")),
-        "best_val_top1": max(run.column("val_top1")),
-        "final_val_top1": last["val_top1"],
-        "best_val_top5": max(run.column("val_top5")),
-        "final_val_top5": last["val_top5"],
-    }
+    return CompareRow(
+        run=run.name,
+        model=run.config.get("model", "?"),
+        conv=run.config.get("conv", "?"),
+        epochs=int(last["epoch"]),
+        parameters=parameter_count(run.config),
+        wall_time_min=sum(run.column("epoch_time_s")) / 60,
+        images_per_s=statistics.median(run.column("images_per_s")),
+        peak_memory_mib=max(run.column("peak_memory_mib")),
+        best_val_top1=max(run.column("val_top1")),
+        final_val_top1=last["val_top1"],
+        best_val_top5=max(run.column("val_top5")),
+        final_val_top5=last["val_top5"],
+    )
 
 
-def compare_runs(folders: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
+def read_compare_table(folder: Path) -> list[CompareRow]:
+    """The rows of folder/compare.csv, as `compare_runs` wrote them."""
+    with (folder / "compare.csv").open(newline="") as file:
+        return [CompareRow.from_text(cells) for cells in csv.DictReader(file)]
+
+
+def compare_runs(folders: list[str | Path], out: str | Path) -> list[CompareRow]:
     """Write the overlay figures and the table for `folders` to `out`; return the table."""
     seen: dict[Path, str | Path] = {}
     for folder in folders:
@@ -109,9 +123,13 @@ def compare_runs(folders: list[str | Path], out: str | Path) -> list[dict[str, A
         plots.plot_run_comparison(curves, curve, out / f"compare_{curve}.png", title)
     table = [summarise(run) for run in runs]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
+    writer = csv.DictWriter(
+        buffer, fieldnames=[field.name for field in dataclasses.fields(CompareRow)]
+    )
     writer.writeheader()
-    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in table)
+    writer.writerows(
+        {key: csv_cell(value) for key, value in dataclasses.asdict(row).items()} for row in table
+    )
     write_text(out / "compare.csv", buffer.getvalue())
     write_text(out / "compare.md", format_table(table, markdown) + "\n")
     return table
@@ -133,7 +151,7 @@ COLUMNS = (  # key, header, format
 )
 
 
-def format_table(table: list[dict[str, Any]], escape: Callable[[str], str]) -> str:
+def format_table(table: list[CompareRow], escape: Callable[[str], str]) -> str:
     """A Markdown table, readable as plain text too. Text cells (run, model and conv names)
     go through ``escape``: `safetext.markdown` for compare.md, `safetext.terminal` for
     the terminal."""
@@ -142,19 +160,21 @@ def format_table(table: list[dict[str, Any]], escape: Callable[[str], str]) -> s
         "|" + "|".join(" --- " for _ in COLUMNS) + "|",
     ]
     for row in table:
+        values = [getattr(row, key) for key, _, _ in COLUMNS]
         cells = (
-            escape(row[key]) if isinstance(row[key], str) else form.format(row[key])
-            for key, _, form in COLUMNS
+            escape(value) if isinstance(value, str) else form.format(value)
+            for value, (_, _, form) in zip(values, COLUMNS, strict=True)
         )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def compare_command(args: argparse.Namespace) -> int:
-    out = Path(args.out) if args.out else Path(args.runs[0]).parent / "compare"
-    table = compare_runs(args.runs, out)
+def compare(options: CompareOptions) -> list[CompareRow]:
+    """The whole `scenelab compare`: figures and tables written, the table printed."""
+    out = options.out_folder()
+    table = compare_runs(list(options.runs), out)
     print(format_table(table, terminal))
     print(
         terminal(f"wrote compare.md, compare.csv and compare_{{{','.join(CURVES)}}}.png to {out}")
     )
-    return 0
+    return table

@@ -8,10 +8,10 @@ and of its mirror image, as the study did.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from torch.utils.data import DataLoader
 
 from scenelab import plots
 from scenelab.checkpoint import (
-    CHECKPOINT_DIR,
     check_classes,
     load_model,
     resolve_checkpoint,
@@ -31,10 +30,84 @@ from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json, write_text
 from scenelab.metrics import CALIBRATION_BINS, ClassificationMetrics, ClassificationReport
+from scenelab.options import command_argv, option
+from scenelab.progress import progress
+from scenelab.runs import run_folder_of
 from scenelab.safetext import csv_cell, terminal
 
 DEFAULT_TOP_K = 5
 TTA_MODES = ("flip",)
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """`scenelab eval`: a run folder or checkpoint, evaluated on a split of ``data``."""
+
+    run: str = option(positional=True)
+    data: str = option("digits", always=True)
+    split: str = option("val")
+    tta: str | None = option(None)
+    out: str | None = option(None)  # default: the run folder
+    batch_size: int = option(256)
+    workers: int = option(2)
+    device: str = option("auto")
+
+    def to_argv(self) -> list[str]:
+        return command_argv(["eval"], self)
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    samples: int
+    accuracy: float | None  # percent; None: no image of the class in the split
+    average_precision: float | None
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """eval.json: what was evaluated and every metric, percentages, None where undefined."""
+
+    checkpoint: str
+    epoch: int | None
+    data: str
+    split: str
+    tta: str
+    num_samples: int
+    top1: float | None
+    top_k: int
+    top_k_accuracy: float | None  # written as "top{k}"
+    mean_class_accuracy: float | None
+    mAP: float | None
+    ece: float | None
+    per_class: dict[str, ClassScores]
+    calibration: dict[str, list]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> EvalRecord:
+        names = [field for field in cls.__dataclass_fields__ if field != "top_k_accuracy"]
+        record = {name: values[name] for name in names}
+        record["per_class"] = {
+            name: ClassScores(**scores) for name, scores in values["per_class"].items()
+        }
+        return cls(**record, top_k_accuracy=values[f"top{values['top_k']}"])
+
+    def to_dict(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            if name == "top_k_accuracy":
+                values[f"top{self.top_k}"] = self.top_k_accuracy
+            elif name == "per_class":
+                values[name] = {key: vars(scores) for key, scores in self.per_class.items()}
+            else:
+                values[name] = getattr(self, name)
+        return values
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    record: EvalRecord  # as written to eval.json
+    report: ClassificationReport
+    files: list[Path]  # eval.json, confusion.csv, confusion.png, calibration.png
 
 
 @torch.no_grad()
@@ -63,19 +136,11 @@ def evaluate(
     was_training = model.training
     model.eval()
     metrics = ClassificationMetrics(num_classes, top_k=top_k, device=device)
-    for images, labels in loader:
+    for images, labels in progress(loader, "eval"):
         images = images.to(device, non_blocking=True)
         metrics.update(predict_probabilities(model, images, tta), labels.to(device))
     model.train(was_training)
     return metrics.compute()
-
-
-def run_folder_of(checkpoint_or_run: str | Path) -> Path:
-    """Where results about a checkpoint go: the run folder it belongs to, else its folder."""
-    path = Path(checkpoint_or_run)
-    if path.is_dir():
-        return path
-    return path.parent.parent if path.parent.name == CHECKPOINT_DIR else path.parent
 
 
 def eval_transform_for(state: dict[str, Any]):
@@ -86,47 +151,52 @@ def eval_transform_for(state: dict[str, Any]):
     return build_transform("none", size, train=False)
 
 
-def eval_command(args: argparse.Namespace) -> int:
-    device = pick_device(args.device)
-    checkpoint = resolve_checkpoint(args.run)
+def evaluate_checkpoint(options: EvalOptions) -> EvalResult:
+    """The whole `scenelab eval`: evaluate, write the four files, print the table."""
+    device = pick_device(options.device)
+    checkpoint = resolve_checkpoint(options.run)
     model, state = load_model(checkpoint, device=device)
-    dataset = build_dataset(args.data, args.split, transform=eval_transform_for(state))
+    dataset = build_dataset(options.data, options.split, transform=eval_transform_for(state))
     check_classes(state, dataset.classes, checkpoint)
     if -1 in dataset.labels:
         raise ScenelabError(
-            f"--split {args.split} of {args.data} has no labels; `scenelab predict` takes it"
+            f"--split {options.split} of {options.data} has no labels; `scenelab predict` takes it"
         )
     if len(dataset.classes) < 2:
         raise ScenelabError(
-            f"--data {args.data} has {len(dataset.classes)} class "
+            f"--data {options.data} has {len(dataset.classes)} class "
             f"({', '.join(map(repr, dataset.classes))}): "
             "evaluation needs at least 2, since with one every image is assigned to it"
         )
-    loader = build_loader(dataset, args.batch_size, shuffle=False, workers=args.workers, seed=0)
-    top_k = min(DEFAULT_TOP_K, len(dataset.classes))
-    report = evaluate(model, loader, len(dataset.classes), top_k, args.tta, device)
-
-    out = Path(args.out) if args.out else run_folder_of(args.run)
-    names = result_names(args.split, args.tta)
-    title = f"{state['config']['model']} on {Path(args.data).name} {args.split}" + (
-        " (flip TTA)" if args.tta else ""
+    loader = build_loader(
+        dataset, options.batch_size, shuffle=False, workers=options.workers, seed=0
     )
-    result = {
-        "checkpoint": str(checkpoint),
-        "epoch": state.get("epoch"),
-        "data": str(args.data),
-        "split": args.split,
-        "tta": args.tta or "none",
-        **report.to_dict(dataset.classes),
-    }
-    write_json(out / names["eval"], result)
+    top_k = min(DEFAULT_TOP_K, len(dataset.classes))
+    report = evaluate(model, loader, len(dataset.classes), top_k, options.tta, device)
+
+    out = Path(options.out) if options.out else run_folder_of(options.run)
+    names = result_names(options.split, options.tta)
+    title = f"{state['config']['model']} on {Path(options.data).name} {options.split}" + (
+        " (flip TTA)" if options.tta else ""
+    )
+    record = EvalRecord.from_dict(
+        {
+            "checkpoint": str(checkpoint),
+            "epoch": state.get("epoch"),
+            "data": str(options.data),
+            "split": options.split,
+            "tta": options.tta or "none",
+            **report.to_dict(dataset.classes),
+        }
+    )
+    write_json(out / names["eval"], record.to_dict())
     write_confusion_csv(out / names["confusion"], report.confusion, dataset.classes)
     plots.plot_confusion_matrix(report.confusion, dataset.classes, out / names["matrix"], title)
     plots.plot_reliability_diagram(report.calibration, out / names["calibration"], title)
     print(terminal(f"{title}: checkpoint {checkpoint} (epoch {state.get('epoch')})"))
     print(format_report(report, dataset.classes))
     print(terminal(f"wrote {out / names['eval']}, {', '.join(list(names.values())[1:])}"))
-    return 0
+    return EvalResult(record, report, [out / name for name in names.values()])
 
 
 def result_names(split: str, tta: str | None) -> dict[str, str]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,13 +25,40 @@ from scenelab.evaluate import (
     DEFAULT_TOP_K,
     eval_transform_for,
     predict_probabilities,
-    run_folder_of,
 )
 from scenelab.files import write_text
 from scenelab.metrics import check_top_k
+from scenelab.options import command_argv, option
+from scenelab.runs import run_folder_of
 from scenelab.safetext import csv_cell, terminal
 
 PRINTED_ROWS = 20  # the CSV has every image; the terminal gets the first ones
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """`scenelab predict`: a run folder or checkpoint, and image files or a dataset split
+    (one of ``images`` and ``data``)."""
+
+    run: str = option(positional=True)
+    images: tuple[str, ...] | None = option(None)
+    data: str | None = option(None)
+    split: str = option("test")
+    top_k: int | None = option(None)  # default 5, or the class count
+    out: str | None = option(None)  # default RUN/predictions.csv
+    batch_size: int = option(256)
+    workers: int = option(0)
+    device: str = option("auto")
+
+    def to_argv(self) -> list[str]:
+        return command_argv(["predict"], self)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    header: list[str]  # image, true_class, class_1, probability_1, ...
+    rows: list[list[str]]
+    path: Path  # the CSV
 
 
 class ImageFiles(Dataset):
@@ -67,22 +94,25 @@ def expand_image_paths(paths: list[str]) -> list[Path]:
     return found
 
 
-def predict_command(args: argparse.Namespace) -> int:
-    device = pick_device(args.device)
-    checkpoint = resolve_checkpoint(args.run)
+def predict(options: PredictOptions) -> Predictions:
+    """The whole `scenelab predict`: the top-k classes of every image, to a CSV."""
+    device = pick_device(options.device)
+    checkpoint = resolve_checkpoint(options.run)
     model, state = load_model(checkpoint, device=device)
     classes = checkpoint_classes(state)
     top_k = check_top_k(
-        min(DEFAULT_TOP_K, len(classes)) if args.top_k is None else args.top_k, len(classes)
+        min(DEFAULT_TOP_K, len(classes)) if options.top_k is None else options.top_k, len(classes)
     )
     transform = eval_transform_for(state)
-    if args.images:
-        dataset = ImageFiles(expand_image_paths(args.images), transform)
+    if options.images:
+        dataset = ImageFiles(expand_image_paths(list(options.images)), transform)
     else:
-        dataset = build_dataset(args.data, args.split, transform=transform)
+        dataset = build_dataset(options.data, options.split, transform=transform)
         check_classes(state, dataset.classes, checkpoint)
-    names = getattr(dataset, "paths", None) or [f"{args.split}/{i}" for i in range(len(dataset))]
-    loader = build_loader(dataset, args.batch_size, shuffle=False, workers=args.workers, seed=0)
+    names = getattr(dataset, "paths", None) or [f"{options.split}/{i}" for i in range(len(dataset))]
+    loader = build_loader(
+        dataset, options.batch_size, shuffle=False, workers=options.workers, seed=0
+    )
 
     header = ["image", "true_class"]
     for rank in range(1, top_k + 1):
@@ -99,7 +129,7 @@ def predict_command(args: argparse.Namespace) -> int:
             rows.append(row)
             position += 1
 
-    out = Path(args.out) if args.out else run_folder_of(args.run) / "predictions.csv"
+    out = Path(options.out) if options.out else run_folder_of(options.run) / "predictions.csv"
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -109,7 +139,7 @@ def predict_command(args: argparse.Namespace) -> int:
     if len(rows) > PRINTED_ROWS:
         print(f"... {len(rows) - PRINTED_ROWS} more")
     print(terminal(f"wrote the top-{top_k} classes of {len(rows)} images to {out}"))
-    return 0
+    return Predictions(header, rows, out)
 
 
 def format_predictions(rows: list[list[str]], top_k: int) -> str:

@@ -104,7 +104,7 @@ def test_bad_flags_are_clear_errors(run_folder, capsys, flags, message):
 
 
 def test_a_model_without_normalize_is_refused(run_folder, capsys, monkeypatch):
-    import scenelab.attacks.runs as runs
+    import scenelab.runs as runs
 
     real_load_model = runs.load_model
 

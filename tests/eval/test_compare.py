@@ -40,15 +40,15 @@ def test_table_holds_the_hand_computed_summary(tmp_path):
     table = compare_runs([native, custom], tmp_path / "out")
     parameters = sum(p.numel() for p in SimpleNet(10).parameters())
     first = table[0]
-    assert first["run"] == "native"
-    assert first["epochs"] == 3
-    assert first["parameters"] == parameters == table[1]["parameters"]
-    assert first["wall_time_min"] == pytest.approx((60 + 62 + 58) / 60)
-    assert first["images_per_s"] == statistics.median([300, 310, 290])
-    assert first["peak_memory_mib"] == 950
-    assert (first["best_val_top1"], first["final_val_top1"]) == (44.0, 42.0)
-    assert (first["best_val_top5"], first["final_val_top5"]) == (81.0, 81.0)
-    assert table[1]["final_val_top1"] == 44.5
+    assert first.run == "native"
+    assert first.epochs == 3
+    assert first.parameters == parameters == table[1].parameters
+    assert first.wall_time_min == pytest.approx((60 + 62 + 58) / 60)
+    assert first.images_per_s == statistics.median([300, 310, 290])
+    assert first.peak_memory_mib == 950
+    assert (first.best_val_top1, first.final_val_top1) == (44.0, 42.0)
+    assert (first.best_val_top5, first.final_val_top5) == (81.0, 81.0)
+    assert table[1].final_val_top1 == 44.5
 
     with (tmp_path / "out" / "compare.csv").open() as file:
         rows = list(csv.DictReader(file))

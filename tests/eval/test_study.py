@@ -11,7 +11,8 @@ import yaml
 
 from scenelab.cli import main
 from scenelab.errors import ScenelabError
-from scenelab.study import _Prefixed, measure
+from scenelab.study.conv import _Prefixed, measure, summarise_study
+from scenelab.train.logs import METRIC_COLUMNS
 from scenelab.train.runfolder import run_folder_lock
 
 
@@ -56,6 +57,32 @@ def test_time_ratio_counts_only_the_epochs_trained_side_by_side():
 def test_measure_refuses_runs_of_different_length():
     with pytest.raises(ScenelabError, match="2 \\(native\\) and 1 \\(custom\\) epochs"):
         measure(rows([1, 2], [1, 1], [1, 1]), rows([1], [1], [1]))
+
+
+def run_folder(folder, conv, val_top1):
+    """config.yaml and metrics.csv as training leaves them, with these val top-1 values."""
+    folder.mkdir(parents=True)
+    config = {"model": "simplenet", "num_classes": 10, "conv": conv, "data": "digits"}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    values = {column: 1.0 for column in METRIC_COLUMNS}
+    lines = [",".join(METRIC_COLUMNS)]
+    for epoch, top1 in enumerate(val_top1, start=1):
+        row = {**values, "epoch": epoch, "val_top1": top1, "images_per_s": 100.0 * epoch}
+        lines.append(",".join(str(row[column]) for column in METRIC_COLUMNS))
+    (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_the_control_gap_is_the_widest_native_vs_control_difference(tmp_path):
+    run_folder(tmp_path / "native", "native", [20.0, 30.0, 40.0])
+    run_folder(tmp_path / "custom", "custom", [20.0, 31.0, 40.0])
+    assert summarise_study(tmp_path, side_by_side=False).control_largest_val_top1_gap is None
+    run_folder(tmp_path / "control", "native", [21.5, 29.0, 40.25])
+    study = summarise_study(tmp_path, side_by_side=False)
+    assert (study.control_largest_val_top1_gap, study.control_gap_epoch) == (1.5, 1)
+    assert (study.largest_val_top1_gap, study.gap_epoch) == (1.0, 2)
+    assert [row.run for row in study.runs] == ["native", "custom", "control"]
+    written = json.loads((tmp_path / "study.json").read_text())
+    assert written["control_largest_val_top1_gap"] == 1.5
 
 
 def test_prefixed_stream_writes_whole_lines_and_is_no_terminal():

@@ -22,7 +22,8 @@ from reliability_runs import SIZE, save_png
 
 from scenelab.cli import main
 from scenelab.compare import COLUMNS
-from scenelab.reproduce import BUDGETS, Plan, Timings
+from scenelab.study.plan import BUDGETS, Plan
+from scenelab.study.state import Timings
 
 # Sorted, as class folders are: the label of each is its index.
 CLASSES = sorted(
@@ -185,7 +186,7 @@ def test_report_shows_class_and_folder_names_as_text(hostile):
     """report.md (rendered by Python-Markdown) and report.html: the names are text."""
     run("eval", str(hostile["run"]), "--data", str(hostile["root"]))
     plan = Plan(str(hostile["root"]), hostile["study"], BUDGETS["smoke"], device="cpu")
-    from scenelab.report import write_report
+    from scenelab.study.reproduce import write_report
 
     report_md, report_html = write_report(plan, Timings(plan.out / "timings.json"))
     rendered = markdown_renderer.markdown(report_md.read_text(), extensions=["tables"])

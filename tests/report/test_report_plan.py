@@ -1,36 +1,38 @@
-"""scenelab.reproduce: the commands it prints are the ones it runs, finished runs are
+"""scenelab.study: the commands it prints are the ones it runs, finished runs are
 reused, stopped ones resumed, runs trained otherwise refused, and timings kept."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import shlex
 from pathlib import Path
 
 import pytest
 
-from scenelab import reproduce
 from scenelab.checkpoint import save_checkpoint
-from scenelab.cli import build_parser, main
+from scenelab.cli import attack, bench, build_parser, main, saliency
+from scenelab.cli import eval as cli_eval
 from scenelab.config import RunConfig
 from scenelab.errors import ScenelabError
-from scenelab.reproduce import (
+from scenelab.study import steps
+from scenelab.study.plan import (
     BUDGETS,
-    FINISHED,
-    NEW,
-    PARTIAL,
+    CONV_CONTROL,
+    CONV_PAIR,
+    FINE_TUNED,
+    PRETRAINING,
     RUNS,
     Plan,
-    Timings,
-    attack_argv,
-    bench_argv,
-    eval_argv,
-    is_current,
-    run_state,
-    saliency_argv,
-    train_runs,
+    attack_options,
+    bench_options,
+    eval_options,
+    resnet_runs,
+    saliency_options,
 )
+from scenelab.study.state import FINISHED, NEW, PARTIAL, Timings, is_current, run_state
+from scenelab.study.steps import train_runs
 from scenelab.train.command import flag_overrides
 from scenelab.train.runfolder import run_folder_lock
 
@@ -44,6 +46,8 @@ def plan(tmp_path) -> Plan:
 
 @pytest.mark.parametrize("name", list(RUNS))
 def test_each_train_command_parses_back_to_the_runs_settings(plan, name):
+    if name == PRETRAINING:  # there with --pretrain-data, in place of --pretrained
+        plan = dataclasses.replace(plan, pretrained=None, pretrain_data="other/data")
     words = shlex.split(plan.train_command(name))
     assert words[:2] == ["scenelab", "train"]
     args = build_parser().parse_args(words[1:])
@@ -55,24 +59,56 @@ def test_each_train_command_parses_back_to_the_runs_settings(plan, name):
 def test_the_small_budgets_train_commands_parse_back_too(tmp_path, name):
     """The small budget sets a switch (--channels-last) the smoke budget leaves off."""
     plan = Plan("miniplaces20", tmp_path / "study", BUDGETS["small"], pretrained="r18.pth")
+    if name == PRETRAINING:
+        plan = dataclasses.replace(plan, pretrained=None, pretrain_data="miniplaces80")
     args = build_parser().parse_args(shlex.split(plan.train_command(name))[1:])
     assert RunConfig().replace(**flag_overrides(args)) == RunConfig(**plan.run_settings(name))
-    assert args.channels_last
+    assert getattr(args, "channels_last", False) == (name != CONV_CONTROL)  # control: other layout
 
 
-def test_the_other_commands_parse_and_point_at_the_plans_folders(plan):
+@pytest.mark.parametrize("budget", list(BUDGETS))
+def test_the_control_run_differs_from_native_only_in_its_memory_layout(tmp_path, budget):
+    plan = Plan("digits", tmp_path / "study", BUDGETS[budget])
+    native, control = (plan.run_settings(name) for name in (CONV_PAIR[0], CONV_CONTROL))
+    layout = ("out", "channels_last")
+    assert {k: v for k, v in native.items() if k not in layout} == {
+        k: v for k, v in control.items() if k not in layout
+    }
+    assert native.get("channels_last", False) != control.get("channels_last", False)
+
+
+def test_pretrain_data_adds_the_run_that_the_fine_tuned_one_starts_from(tmp_path, capsys):
+    plan = Plan("digits", tmp_path / "study", BUDGETS["smoke"], pretrain_data="other/data")
+    assert resnet_runs(plan) == [PRETRAINING, "resnet18", FINE_TUNED]
+    assert plan.run_settings(PRETRAINING)["data"] == "other/data"
+    assert plan.run_settings(FINE_TUNED)["pretrained"] == str(plan.run_dir(PRETRAINING))
+    args = build_parser().parse_args(shlex.split(plan.command(only=5))[1:])
+    assert (args.pretrain_data, args.pretrained) == ("other/data", None)
+    weights = tmp_path / "r18.pth"
+    weights.write_bytes(b"")
+    both = ["--pretrained", str(weights), "--pretrain-data", "digits"]
+    assert main(["reproduce", *both, "--out", str(tmp_path / "out")]) != 0
+    assert "give one" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_other_commands_parse_back_and_point_at_the_plans_folders(plan):
     parser = build_parser()
-    evaluation = parser.parse_args(eval_argv(plan))
+    evaluation = parser.parse_args(eval_options(plan).to_argv())
+    assert cli_eval.options(evaluation) == eval_options(plan)
     assert Path(evaluation.run) == plan.run_dir("simplenet") and evaluation.data == "digits"
-    saliency = parser.parse_args(saliency_argv(plan))
-    assert saliency.n == plan.budget.saliency_images
+    drawn = parser.parse_args(saliency_options(plan).to_argv())
+    assert saliency.options(drawn) == saliency_options(plan)
+    assert drawn.n == plan.budget.saliency_images
     for name in ("simplenet", "simplenet-adv"):
-        attack = parser.parse_args(attack_argv(plan, name))
-        assert Path(attack.run) == plan.run_dir(name)
-        assert attack.limit == plan.budget.attack_images
-    bench = parser.parse_args(bench_argv(plan))
-    assert bench.quick and bench.batch_size == 8
-    assert Path(bench.json) == plan.out / "conv" / "bench.json"
+        attacked = parser.parse_args(attack_options(plan, name).to_argv())
+        assert attack.options(attacked) == attack_options(plan, name)
+        assert Path(attacked.run) == plan.run_dir(name) / "checkpoints" / "last.pt"
+        assert attacked.limit == plan.budget.attack_images
+    measured = parser.parse_args(bench_options(plan).to_argv())
+    assert bench.conv_options(measured) == bench_options(plan)
+    assert measured.quick and measured.batch_size == 8
+    assert Path(measured.json) == plan.out / "conv" / "bench.json"
 
 
 def test_the_section_command_parses_to_the_same_plan(plan):
@@ -132,7 +168,7 @@ def test_a_run_stopped_before_its_first_checkpoint_is_trained_again(plan):
 
 def test_finished_runs_are_reused_stopped_ones_resumed_new_ones_trained(plan, monkeypatch):
     calls = []
-    monkeypatch.setattr(reproduce, "train", lambda config, resume: calls.append((config, resume)))
+    monkeypatch.setattr(steps, "train", lambda config, resume: calls.append((config, resume)))
     epochs = plan.budget.epochs
     fake_run(plan, "ourbestnet2", epochs, epochs)
     fake_run(plan, "ourbestnet3", epochs - 1, epochs - 1)
@@ -152,7 +188,7 @@ def test_finished_runs_are_reused_stopped_ones_resumed_new_ones_trained(plan, mo
 
 
 def test_a_run_trained_with_other_settings_is_refused(plan, monkeypatch):
-    monkeypatch.setattr(reproduce, "train", lambda config, resume: pytest.fail("trained"))
+    monkeypatch.setattr(steps, "train", lambda config, resume: pytest.fail("trained"))
     epochs = plan.budget.epochs
     fake_run(plan, "simplenet", epochs, epochs, batch_size=32)
     with pytest.raises(ScenelabError, match=r"batch_size: 32 -> 64.*delete it"):

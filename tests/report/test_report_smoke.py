@@ -20,10 +20,11 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, average_precision_score
 
-from scenelab import reproduce as reproduce_module
 from scenelab.checkpoint import load_checkpoint, load_model
 from scenelab.data import build_dataset, build_transform
-from scenelab.reproduce import BUDGETS, Plan, reproduce
+from scenelab.study import steps
+from scenelab.study.plan import BUDGETS, Plan
+from scenelab.study.reproduce import reproduce
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +100,23 @@ def test_every_section_states_settings_wall_time_and_rerun_command(smoke):
             assert settings["image size"] == "16x16" and settings["precision"] == "float32"
 
 
+def test_the_report_opens_with_the_verdicts_that_its_sections_end_with(smoke):
+    markdown = smoke[1]
+    opening = markdown.split("\n## 1. ")[0]
+    (table,) = tables(opening)
+    assert [row["no."] for row in table] == [str(number) for number in range(1, 8)]
+    verdicts = {"holds", "does not hold at this budget", "not tested"}
+    assert {row["verdict"] for row in table} <= verdicts
+    found = sections(markdown)
+    tested = {int(number) for row in table for number in row["sections"].split(", ")}
+    assert tested == set(found)
+    for row in table:
+        for number in row["sections"].split(", "):
+            assert f"**Conclusion {row['no.']}.**" in found[int(number)]
+    for body in found.values():
+        assert re.search(r"Verdict: \*\*(holds|does not hold at this budget|not tested)\*\*", body)
+
+
 def test_section_1_conv_check_and_benchmark(smoke):
     body = sections(smoke[1])[1]
     assert "**6 of 6**" in body
@@ -146,7 +164,7 @@ def test_sections_3_4_5_compare_runs(smoke):
     found = sections(smoke[1])
     ratios, runs = tables(found[3])[1:3]
     assert number(ratios[0]["time ratio"]) > 0 and number(ratios[0]["memory ratio"]) > 0
-    assert [row["run"] for row in runs] == ["native", "custom"]
+    assert [row["run"] for row in runs] == ["native", "custom", "control"]
     (blocks,) = tables(found[4])[1:2]
     assert [row["run"] for row in blocks] == ["ourbestnet2", "ourbestnet3", "ourbestnet4"]
     (resnet,) = tables(found[5])[1:2]
@@ -174,8 +192,8 @@ def test_section_7_saliency_attack_and_table_1(smoke):
     ]
     plan = smoke[0]
     for row, run in zip(table_1, ("simplenet", "simplenet-adv"), strict=True):
-        best = load_checkpoint(plan.run_dir(run) / "checkpoints" / "best.pt")
-        assert row["weights"] == f"best.pt, epoch {best['epoch']}"
+        last = load_checkpoint(plan.run_dir(run) / "checkpoints" / "last.pt")
+        assert row["weights"] == f"last.pt, epoch {last['epoch']}"  # one rule for both rows
         for key in ("clean top-1 (%)", "clean top-5 (%)", "PGD top-1 (%)", "PGD top-5 (%)"):
             assert 0 <= number(row[key]) <= 100
 
@@ -210,8 +228,11 @@ def test_a_second_invocation_reuses_everything(smoke, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError(f"redone: {args}")
 
-    for name in ("train", "train_side_by_side", "run_command", "check_conv2d"):
-        monkeypatch.setattr(reproduce_module, name, refuse)
+    for name in (
+        *("train", "train_side_by_side", "check_conv2d", "bench_conv"),
+        *("evaluate_checkpoint", "saliency_figure", "attack_run"),
+    ):
+        monkeypatch.setattr(steps, name, refuse)
     again, _ = reproduce(plan)
     written = re.compile(r"written \S+\.")
     assert written.sub("", again.read_text()) == written.sub("", markdown)

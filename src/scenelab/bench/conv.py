@@ -13,7 +13,6 @@ process (peak RSS, ``VmHWM``, minus the RSS just before), one subprocess per sam
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -32,8 +31,26 @@ from scenelab.memory import current_rss_mib, peak_rss_mib
 from scenelab.models.simplenet import SimpleNet
 from scenelab.nn import convert_convs
 from scenelab.ops.conv import conv2d
+from scenelab.options import command_argv, option
 
 IMPLEMENTATIONS = ("native", "custom")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """`scenelab bench conv` (and benchmarks/conv.py)."""
+
+    quick: bool = option(False)  # the training step only, 3 repeats, one memory sample
+    batch_size: int = option(64)
+    image_size: int = option(128)
+    repeats: int = option(10)
+    dtype: str = option("float32")  # or "bfloat16", under torch.autocast
+    channels_last: bool = option(False)
+    device: str = option("cpu")
+    json: str | None = option(None)  # also write the results there
+
+    def to_argv(self) -> list[str]:
+        return command_argv(["bench", "conv"], self)
 
 
 @dataclass
@@ -269,23 +286,39 @@ def format_table(rows: list[Row], settings: Settings) -> str:
     return header + "\n".join(lines)
 
 
-def run_from_args(args: argparse.Namespace) -> int:
-    """Entry point of ``scenelab bench conv`` and ``benchmarks/conv.py``."""
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
+@dataclass(frozen=True)
+class BenchResult:
+    """bench.json: the settings measured under and one row per layer, then the step."""
+
+    settings: Settings
+    rows: list[Row]
+
+    @classmethod
+    def from_dict(cls, values: dict) -> BenchResult:
+        return cls(Settings(**values["settings"]), [Row(**row) for row in values["rows"]])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def bench_conv(options: BenchOptions) -> BenchResult:
+    """The whole `scenelab bench conv` (and ``benchmarks/conv.py``): measure, print the
+    table, write the JSON if asked."""
+    if options.device.startswith("cuda") and not torch.cuda.is_available():
         raise ScenelabError("--device cuda: no CUDA GPU is available on this machine")
     settings = Settings(
-        device=args.device,
-        dtype=args.dtype,
-        channels_last=args.channels_last,
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        repeats=3 if args.quick else args.repeats,
-        memory_repeats=1 if args.quick else 3,
-        layers=not args.quick,
+        device=options.device,
+        dtype=options.dtype,
+        channels_last=options.channels_last,
+        batch_size=options.batch_size,
+        image_size=options.image_size,
+        repeats=3 if options.quick else options.repeats,
+        memory_repeats=1 if options.quick else 3,
+        layers=not options.quick,
     )
     rows = run_benchmark(settings, progress=lambda message: print(message, file=sys.stderr))
     print(format_table(rows, settings))
-    if args.json:
-        payload = {"settings": asdict(settings), "rows": [asdict(row) for row in rows]}
-        write_json(args.json, payload)
-    return 0
+    result = BenchResult(settings, rows)
+    if options.json:
+        write_json(options.json, result.to_dict())
+    return result

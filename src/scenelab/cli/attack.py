@@ -1,10 +1,13 @@
-"""`scenelab attack RUN`: clean vs under-attack accuracy, an epsilon sweep, example images."""
+"""`scenelab attack RUN`: flags into `AttackOptions`; the work is
+scenelab.attacks.report.attack_run (clean vs under-attack accuracy, a sweep, examples)."""
 
 from __future__ import annotations
 
 import argparse
 
+from scenelab.attacks.report import AttackOptions, attack_run
 from scenelab.cli.types import class_index, count, device, path, pixel_list, pixels, setting
+from scenelab.options import from_arguments
 
 DEFAULT_SWEEP = "0,1/255,2/255,4/255,6/255,8/255"
 
@@ -22,10 +25,13 @@ def parse_target(text: str) -> str | int:
         ) from None
 
 
-def _run(args: argparse.Namespace) -> int:
-    from scenelab.attacks.report import attack_report
+def options(args: argparse.Namespace) -> AttackOptions:
+    return from_arguments(AttackOptions, args)
 
-    return attack_report(args)
+
+def _run(args: argparse.Namespace) -> int:
+    attack_run(options(args))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,10 +1,12 @@
-"""`scenelab bench ...`: benchmarks that print ratio tables."""
+"""`scenelab bench ...`: flags into `BenchOptions`; the work is scenelab.bench.conv.bench_conv."""
 
 from __future__ import annotations
 
 import argparse
 
+from scenelab.bench.conv import BenchOptions, bench_conv
 from scenelab.cli.types import count, device, path, setting
+from scenelab.options import from_arguments
 
 
 def add_conv_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,10 +37,13 @@ def add_conv_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=path, metavar="PATH", help="also write the results as JSON")
 
 
-def _conv(args: argparse.Namespace) -> int:
-    from scenelab.bench.conv import run_from_args
+def conv_options(args: argparse.Namespace) -> BenchOptions:
+    return from_arguments(BenchOptions, args)
 
-    return run_from_args(args)
+
+def _conv(args: argparse.Namespace) -> int:
+    bench_conv(conv_options(args))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

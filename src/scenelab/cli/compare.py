@@ -1,11 +1,21 @@
-"""``scenelab compare``: flags only; the work is scenelab.compare.compare_command."""
+"""``scenelab compare``: flags into `CompareOptions`; the work is scenelab.compare.compare."""
 
 from __future__ import annotations
 
 import argparse
 
 from scenelab.cli.types import path
-from scenelab.compare import compare_command
+from scenelab.compare import CompareOptions, compare
+from scenelab.options import from_arguments
+
+
+def options(args: argparse.Namespace) -> CompareOptions:
+    return from_arguments(CompareOptions, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    compare(options(args))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "count. Prints the table and writes compare.md, compare.csv and the figures."
         ),
     )
-    parser.set_defaults(func=compare_command)
+    parser.set_defaults(func=_run)
     parser.add_argument(
         "runs", type=path, nargs="+", metavar="RUN", help="run folders (two or more)"
     )

@@ -1,11 +1,21 @@
-"""``scenelab eval``: flags only; the work is scenelab.evaluate.eval_command."""
+"""``scenelab eval``: flags into `EvalOptions`; the work is evaluate.evaluate_checkpoint."""
 
 from __future__ import annotations
 
 import argparse
 
 from scenelab.cli.types import device, path, setting
-from scenelab.evaluate import TTA_MODES, eval_command
+from scenelab.evaluate import TTA_MODES, EvalOptions, evaluate_checkpoint
+from scenelab.options import from_arguments
+
+
+def options(args: argparse.Namespace) -> EvalOptions:
+    return from_arguments(EvalOptions, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    evaluate_checkpoint(options(args))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "eval_test_flip.json), so the val results are never overwritten."
         ),
     )
-    parser.set_defaults(func=eval_command)
+    parser.set_defaults(func=_run)
     parser.add_argument(
         "run", type=path, metavar="RUN|CHECKPOINT", help="run folder or checkpoint file"
     )

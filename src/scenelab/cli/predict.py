@@ -1,11 +1,21 @@
-"""``scenelab predict``: flags only; the work is scenelab.predict.predict_command."""
+"""``scenelab predict``: flags into `PredictOptions`; the work is scenelab.predict.predict."""
 
 from __future__ import annotations
 
 import argparse
 
 from scenelab.cli.types import count, device, path, setting
-from scenelab.predict import predict_command
+from scenelab.options import from_arguments
+from scenelab.predict import PredictOptions, predict
+
+
+def options(args: argparse.Namespace) -> PredictOptions:
+    return from_arguments(PredictOptions, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    predict(options(args))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "writes them all to a CSV."
         ),
     )
-    parser.set_defaults(func=predict_command)
+    parser.set_defaults(func=_run)
     parser.add_argument(
         "run", type=path, metavar="RUN|CHECKPOINT", help="run folder or checkpoint file"
     )

@@ -20,9 +20,11 @@ def _sections(text: str) -> list[int]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from scenelab.reproduce import reproduce_command
+    from scenelab.study.reproduce import reproduce_study
 
-    return reproduce_command(args)
+    keys = ("data", "budget", "out", "pretrained", "device", "pretrain_data", "only")
+    reproduce_study(**{key: getattr(args, key) for key in keys})
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +60,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pretrained",
         type=path,
         metavar="PATH",
-        help="torchvision ResNet-18 ImageNet state dict for the fine-tuned run (skipped without)",
+        help="torchvision ResNet-18 ImageNet state dict for the fine-tuned run (skipped without "
+        "it or --pretrain-data)",
+    )
+    parser.add_argument(
+        "--pretrain-data",
+        type=path,
+        metavar="ROOT",
+        help="instead of --pretrained: a second dataset to train ResNet-18 on first, then "
+        "fine-tune it on DATA (its classifier replaced)",
     )
     parser.add_argument(
         "--device", type=device(), default="auto", help="auto (default), cpu, cuda or cuda:N"

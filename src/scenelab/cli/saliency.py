@@ -1,16 +1,22 @@
-"""`scenelab saliency RUN`: a grid of images and their saliency maps."""
+"""`scenelab saliency RUN`: flags into `SaliencyOptions`; the work is
+scenelab.explain.report.saliency_figure (a grid of images and their saliency maps)."""
 
 from __future__ import annotations
 
 import argparse
 
 from scenelab.cli.types import count, device, non_negative, path, setting
+from scenelab.explain.report import SaliencyOptions, saliency_figure
+from scenelab.options import from_arguments
+
+
+def options(args: argparse.Namespace) -> SaliencyOptions:
+    return from_arguments(SaliencyOptions, args)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from scenelab.explain.report import saliency_report
-
-    return saliency_report(args)
+    saliency_figure(options(args))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""``scenelab study conv``: flags only; the work is scenelab.study.study_conv_command."""
+"""``scenelab study conv``: flags into `ConvStudyOptions`; the work is study.conv.study_conv."""
 
 from __future__ import annotations
 
@@ -6,7 +6,17 @@ import argparse
 
 from scenelab.cli.types import device, path, setting
 from scenelab.config import AMP_CHOICES, DTYPE_CHOICES
-from scenelab.study import study_conv_command
+from scenelab.options import from_arguments
+from scenelab.study.conv import ConvStudyOptions, study_conv
+
+
+def conv_options(args: argparse.Namespace) -> ConvStudyOptions:
+    return from_arguments(ConvStudyOptions, args)
+
+
+def _conv(args: argparse.Namespace) -> int:
+    study_conv(conv_options(args))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "top-1 curves (study.json)."
         ),
     )
-    conv.set_defaults(func=study_conv_command)
+    conv.set_defaults(func=_conv)
     conv.add_argument(
         "--data", type=path, help="'digits' (built in, the default) or a dataset folder"
     )
@@ -51,3 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     conv.add_argument("--device", type=device(), help="auto (CUDA if there), cpu, cuda, cuda:N")
     conv.add_argument("--out", type=path, metavar="DIR", help="default runs/study-conv-MODEL-DATA")
+    conv.add_argument(
+        "--control",
+        action="store_true",
+        help="also train the native convolution in the other memory layout (OUT/control, "
+        "after the pair): its val top-1 gap to native is what rounding alone makes",
+    )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from scenelab import plots
-from scenelab.attacks.runs import evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
 from scenelab.explain.saliency import (
@@ -18,6 +17,8 @@ from scenelab.explain.saliency import (
     predicted_classes,
     smoothgrad,
 )
+from scenelab.options import command_argv, option
+from scenelab.runs import evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.safetext import terminal
 
 TITLES = {
@@ -27,49 +28,84 @@ TITLES = {
 }
 
 
-def saliency_report(args: argparse.Namespace) -> int:
-    """The whole `scenelab saliency` command; ``args`` as `scenelab.cli.saliency` parses them."""
-    if args.n < 1:
-        raise ScenelabError(f"--n must be at least 1, got {args.n}")
-    device = pick_device(args.device)
-    run = load_run(args.run, device)
-    dataset, _ = evaluation_dataset(run, args.data, args.split)
-    images, labels = stack_images(dataset, spread_indices(len(dataset), args.n))
+@dataclass(frozen=True)
+class SaliencyOptions:
+    """`scenelab saliency`: ``n`` images of a split of a run's data and their maps."""
+
+    run: str = option(positional=True)
+    data: str | None = option(None)  # default: the run's data
+    split: str = option("val")
+    n: int = option(20)
+    method: str = option("gradient")  # a key of TITLES
+    score: str = option("logit")  # or "loss"
+    samples: int = option(50)  # SmoothGrad
+    noise: float = option(0.15)  # SmoothGrad
+    steps: int = option(50)  # Integrated Gradients
+    batch_size: int = option(64)
+    seed: int = option(0)
+    out: str | None = option(None)  # default: RUN/plots/saliency_METHOD.png
+    device: str = option("auto")
+
+    def to_argv(self) -> list[str]:
+        return command_argv(["saliency"], self)
+
+
+@dataclass(frozen=True)
+class SaliencyFigure:
+    path: Path
+    pixels: torch.Tensor  # (N, 3, H, W) in [0, 1], on the CPU: the images drawn
+    maps: torch.Tensor  # (N, 1, H, W) on the CPU: their saliency, max |attribution|
+    correct: int  # of the images, predicted right
+
+
+def saliency_figure(options: SaliencyOptions) -> SaliencyFigure:
+    """The whole `scenelab saliency`: the maps of the predicted classes, drawn in a grid."""
+    if options.n < 1:
+        raise ScenelabError(f"--n must be at least 1, got {options.n}")
+    device = pick_device(options.device)
+    run = load_run(options.run, device)
+    dataset, _ = evaluation_dataset(run, options.data, options.split)
+    images, labels = stack_images(dataset, spread_indices(len(dataset), options.n))
     images = images.float().div(255).to(device)
-    predicted = predicted_classes(run.model, images, args.batch_size)
-    common = {"score": args.score, "batch_size": args.batch_size}
-    if args.method == "gradient":
+    predicted = predicted_classes(run.model, images, options.batch_size)
+    common = {"score": options.score, "batch_size": options.batch_size}
+    if options.method == "gradient":
         attributions = gradient(run.model, images, predicted, **common)
-    elif args.method == "smoothgrad":
-        generator = torch.Generator(device).manual_seed(args.seed)
+    elif options.method == "smoothgrad":
+        generator = torch.Generator(device).manual_seed(options.seed)
         attributions = smoothgrad(
             run.model,
             images,
             predicted,
-            noise=args.noise,
-            samples=args.samples,
+            noise=options.noise,
+            samples=options.samples,
             generator=generator,
             **common,
         )
     else:
         attributions, gap = integrated_gradients(
-            run.model, images, predicted, steps=args.steps, **common
+            run.model, images, predicted, steps=options.steps, **common
         )
         print(
             f"Integrated Gradients completeness gap |sum(attribution) - score rise|: "
-            f"mean {gap.abs().mean():.3g}, max {gap.abs().max():.3g} ({args.steps} steps)"
+            f"mean {gap.abs().mean():.3g}, max {gap.abs().max():.3g} ({options.steps} steps)"
         )
-    path = Path(args.out) if args.out else run.folder / "plots" / f"saliency_{args.method}.png"
+    path = (
+        Path(options.out)
+        if options.out
+        else run.folder / "plots" / f"saliency_{options.method}.png"
+    )
     correct = int((predicted.cpu() == labels).sum())
+    pixels, maps = images.cpu(), channel_max_abs(attributions).cpu()
     plots.plot_saliency_grid(
-        images.cpu(),
-        channel_max_abs(attributions).cpu(),
+        pixels,
+        maps,
         predicted.tolist(),
         labels.tolist(),
         run.classes,
         path,
-        title=f"{run.folder.name}: {TITLES[args.method]} saliency of the predicted class "
-        f"({args.score}), {args.split} images, {correct}/{len(labels)} correct",
+        title=f"{run.folder.name}: {TITLES[options.method]} saliency of the predicted class "
+        f"({options.score}), {options.split} images, {correct}/{len(labels)} correct",
     )
     print(terminal(f"wrote {path}"))
-    return 0
+    return SaliencyFigure(path, pixels, maps, correct)
