@@ -9,7 +9,6 @@ run config as a plain dict, with "model", "num_classes", "conv"), "classes" and 
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import shutil
 import sys
@@ -160,7 +159,7 @@ def load_checkpoint(path_or_run_dir: str | Path, map_location: Any = "cpu") -> d
             continue
         try:
             state = torch.load(candidate, map_location=map_location, weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
+        except Exception as error:  # parsing untrusted bytes may raise anything
             errors.append(f"{candidate}: {describe_load_error(error)}")
             continue
         if not isinstance(state, dict) or not isinstance(state.get("model"), dict):

@@ -240,3 +240,17 @@ def test_a_safe_archive_with_inside_links_is_extracted(tmp_path):
     safe_extract(archive, tmp_path / "out")
     for name in ("ok.txt", "alias.txt", "hard.txt"):
         assert (tmp_path / "out" / "images" / name).read_text() == "fine"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello", b"image,top1\nx,1\n", b"\x80\x02}q\x00.", b"PK\x03\x04garbage", b""],
+    ids=["text", "csv", "tiny pickle", "zip header", "empty"],
+)
+def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(tmp_path, content):
+    """Whatever torch.load raises while parsing a file that is not a checkpoint (KeyError,
+    IndexError, ... besides UnpicklingError) becomes one ScenelabError naming the file."""
+    path = tmp_path / "-"
+    path.write_bytes(content)
+    with pytest.raises(ScenelabError, match=re.escape(str(path))):
+        load_checkpoint(path)
