@@ -298,21 +298,21 @@ def _problems(config: RunConfig) -> list[str]:
     return problems
 
 
-def resumed_config(run_dir: Path, changes: dict[str, Any]) -> RunConfig:
+def resumed_config(run_dir: Path, changes: dict[str, Any], who: str = "--resume") -> RunConfig:
     """The config a run saved (RUN/config.yaml) with ``changes``, refused unless every
     change is one that may change on a resume (RESUMABLE_CHANGES) or a larger ``epochs``
-    (the run is extended): what `scenelab train --resume RUN` and the study run to continue
-    a run exactly."""
+    (the run is extended): what `scenelab train --resume RUN` and the study (``who`` names
+    the caller in the refusal) run to continue a run exactly."""
     saved_path = run_dir / "config.yaml"
     if not saved_path.is_file():
-        raise ScenelabError(f"--resume {run_dir}: not a run folder (it has no config.yaml)")
-    saved = RunConfig.from_yaml(saved_path, flag="--resume")
-    wanted = saved.replace(**changes, out=str(run_dir))
+        raise ScenelabError(f"{who} {run_dir}: not a run folder (it has no config.yaml)")
+    saved = RunConfig.from_yaml(saved_path, flag=who)
+    wanted = saved.replace(**{**changes, "out": str(run_dir)})
     extends = None not in (saved.epochs, wanted.epochs) and wanted.epochs > saved.epochs
     differences = saved.differences(wanted.replace(epochs=saved.epochs) if extends else wanted)
     if differences:
         raise ScenelabError(
-            f"--resume {run_dir}: these settings differ from the run's config.yaml, so the run "
+            f"{who} {run_dir}: these settings differ from the run's config.yaml, so the run "
             f"could not continue exactly: {'; '.join(differences)} (only --epochs may change, "
             "to a larger number: that extends the run)"
         )

@@ -229,3 +229,18 @@ def test_bad_flags_are_refused_before_any_work(tmp_path, capsys):
     assert not out.exists()
     with pytest.raises(SystemExit):
         main(["reproduce", "--budget", "huge"])
+
+
+def test_a_run_folder_trained_with_other_settings_is_refused(tmp_path):
+    """The study continues a run through config.resumed_config, as train --resume does: a
+    folder whose config.yaml differs in a setting that may not change is refused, naming it."""
+    from scenelab.study.state import checked_state
+
+    plan = Plan("digits", tmp_path / "study", BUDGETS["smoke"])
+    settings = plan.run_settings("simplenet")
+    run_dir = Path(settings["out"])
+    run_dir.mkdir(parents=True)
+    RunConfig(**{**settings, "batch_size": 32}).to_yaml(run_dir / "config.yaml")
+    (run_dir / "metrics.csv").write_text("epoch\n1\n")
+    with pytest.raises(ScenelabError, match=r"run folder .*simplenet.*batch_size.*delete it"):
+        checked_state(plan, "simplenet")

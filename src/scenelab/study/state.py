@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from scenelab.checkpoint import CHECKPOINT_DIR, load_checkpoint
-from scenelab.config import RunConfig
+from scenelab.config import RunConfig, resumed_config
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
 from scenelab.runs import metrics_rows
@@ -75,12 +75,7 @@ def checked_state(plan: Plan, name: str) -> tuple[str, RunConfig]:
     state = run_state(run_dir, plan.budget.epochs)
     if state == NEW:
         return state, RunConfig(**settings)
-    saved = RunConfig.from_yaml(run_dir / "config.yaml", flag="")
-    wanted = saved.replace(**settings)
-    differences = saved.differences(wanted)
-    if differences:
-        raise ScenelabError(
-            f"{run_dir} was trained with other settings than this plan's "
-            f"({'; '.join(differences)}); delete it or choose another --out"
-        )
-    return state, wanted
+    try:
+        return state, resumed_config(run_dir, settings, who="reproduce: run folder")
+    except ScenelabError as error:
+        raise ScenelabError(f"{error}; delete it or choose another --out") from None
