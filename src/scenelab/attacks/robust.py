@@ -16,6 +16,7 @@ from scenelab.attack_settings import DEFAULT_STEPS, default_step_size
 from scenelab.attacks.guard import check_pixel_model, frozen_eval
 from scenelab.attacks.pgd import Target, pgd
 from scenelab.errors import ScenelabError
+from scenelab.topk import correct_top_k
 
 TOP_K = 5
 
@@ -133,12 +134,10 @@ def _to_pixels(
 
 def _count_correct(logits: torch.Tensor, labels: torch.Tensor, tally: _Tally) -> torch.Tensor:
     """Add top-1/top-k hits to ``tally``; return the per-sample top-1 hits."""
-    k = min(TOP_K, logits.shape[1])
-    top = logits.topk(k, dim=1).indices
-    top1 = top[:, 0] == labels
+    top1 = logits.argmax(dim=1) == labels
     tally.samples += labels.numel()
     tally.top1 += int(top1.sum())
-    tally.top5 += int((top == labels[:, None]).any(dim=1).sum())
+    tally.top5 += int(correct_top_k(logits, labels, (TOP_K,))[0])
     return top1
 
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scenelab.topk import correct_top_k
 from scenelab.train.distributed import World, sum_across
 
 TOP_K = (1, 5)
@@ -70,14 +71,6 @@ def train_step(
     scaler.step(optimizer)
     scaler.update()
     return loss.detach(), logits.detach(), None if scaler.is_enabled() else norm.detach()
-
-
-def correct_top_k(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> torch.Tensor:
-    """How many labels are among the k highest logits, for each k (k capped at #classes),
-    as an int64 tensor on the logits' device."""
-    top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
-    hits = (top == labels.unsqueeze(1)).cumsum(dim=1).sum(dim=0)  # a label is in top once
-    return hits[[min(k, logits.shape[1]) - 1 for k in ks]]
 
 
 class Totals:
