@@ -1,4 +1,4 @@
-"""Custom (unfold/fold) vs native convolution: time and peak memory, side by side.
+"""Custom (im2col, matmul, col2im) vs native convolution: time and peak memory, side by side.
 
 For every convolution of SimpleNet (at its real input shape) and for a whole
 SimpleNet training step (forward, loss, backward, SGD step) the two

@@ -52,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conv = kinds.add_parser(
         "conv",
         help="custom vs native conv: time and peak memory per SimpleNet layer and training step",
-        description="Custom (unfold/fold) vs native convolution on SimpleNet's layers and a full "
+        description="Custom (im2col, matmul, col2im) vs native convolution on SimpleNet's layers "
+        "and a full "
         "training step: forward/backward time, peak memory and custom/native ratios, medians of "
         "interleaved repeats.",
     )

@@ -83,7 +83,8 @@ def conv_section(plan: Plan) -> list[Block]:
         settings = bench.settings
         blocks += [
             Paragraph(
-                f"Benchmark, custom (unfold/fold) vs native: medians of {settings.repeats} "
+                "Benchmark, custom (im2col, matmul, col2im) vs native: medians of "
+                f"{settings.repeats} "
                 f"interleaved repeats, peak memory of {settings.memory_repeats} "
                 "(RSS added on the CPU, allocated on a GPU); ratios are custom / native."
             ),
