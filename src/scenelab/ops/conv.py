@@ -21,20 +21,20 @@ products"):
 
 * Stride 1, one group, float32 on CPU with oneDNN at hand: rows (below), their products on
   oneDNN's matmul (``scenelab.ops.gemm``: 2-2.4x MKL's sgemm for these shapes).
-* Otherwise stride 1, one group, float32/float64: an implicit GEMM (``scenelab.ops.implicit``), the
-  same sum split by kernel offset over shifted views of the padded input, so that no
-  columns exist, unless its wasted frame rows exceed
-  ``geometry.IMPLICIT_MAX_OVERCOMPUTE`` per pixel (small images). bf16/fp16 do not take
-  it: kh*kw accumulating products would round the output kh*kw times, where one product
-  over the columns accumulates in float32 inside.
+* Otherwise stride 1, one group, float32/float64: an implicit GEMM
+  (``scenelab.ops.implicit``), the same sum split by kernel offset over shifted views of the
+  padded input, so that no columns exist, unless its wasted frame rows exceed
+  ``geometry.IMPLICIT_MAX_OVERCOMPUTE`` per pixel (small images). bf16/fp16 do not take it:
+  kh*kw accumulating products would round the output kh*kw times, where one product over the
+  columns accumulates in float32 inside.
 * Other stride-1 convolutions with one group, and every one with at most
-  ``geometry.ROWS_MAX_POSITIONS`` output pixels per sample, run on *rows* (channels_last;
-  an NCHW input is copied to channels_last inside the node, in forward and again in
-  backward, so that the copy is not kept between them): the columns are (N*L x kh*kw*C), each a
-  contiguous run of channels, the product is one (L x Ck) @ (Ck x O) per chunk whose result
-  already is the NHWC output, grad_weight one (O x nL) @ (nL x Ck), and for stride 1 col2im
-  is kh*kw strided accumulations of one (nL x O) @ (O x Ck) product (faster than ``F.fold``
-  there; ``F.fold`` stays for strides > 1, where it won).
+  ``geometry.ROWS_MAX_POSITIONS`` output pixels per sample, run on *rows*, worked in
+  channels_last (an NCHW input, its output and gradients change layout chunk by chunk, never
+  as whole tensors): the columns are (N*L x kh*kw*C), each a contiguous run of channels, the
+  product is one (L x Ck) @ (Ck x O) per chunk whose result already is the NHWC output,
+  grad_weight one (O x nL) @ (nL x Ck), and for stride 1 col2im is kh*kw strided
+  accumulations of one (nL x O) @ (O x Ck) product (faster than ``F.fold`` there; ``F.fold``
+  stays for strides > 1, where it won).
 * The rest (the strided stem in NCHW, groups): ``F.unfold``'s column layout and a batched
   product with the weight shared across the batch; col2im is ``F.fold``.
 * The batch is processed in chunks so that the columns of one chunk stay small
@@ -269,10 +269,11 @@ class Conv2dFunction(torch.autograd.Function):
         # An NCHW input on rows: each chunk's product in a channels_last scratch, then out.
         scratch = _output_buffer(input[:step], geo, torch.channels_last) if geo.via_rows else None
         for i in range(0, geo.batch, step):
-            target = out[i : i + step] if scratch is None else scratch[: len(out[i : i + step])]
+            chunk = out[i : i + step]
+            target = chunk if scratch is None else scratch[: len(chunk)]
             _forward_chunk(input[i : i + step], weight, geo, _as_product(target, geo), work)
             if scratch is not None:
-                out[i : i + step] = target
+                chunk.copy_(target)
         if bias is not None:
             out += bias.view(1, -1, 1, 1)
         return out
@@ -282,7 +283,7 @@ class Conv2dFunction(torch.autograd.Function):
         input, weight = ctx.saved_tensors
         geo: Geometry = ctx.geo
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        layout = im2col.memory_format_of(input) if geo.via_rows else memory_format(geo)
+        layout = im2col.memory_format_of(input)  # on rows, the chunks change layout themselves
         grad_out = grad_out.contiguous(memory_format=layout)
         grad_input = grad_weight = grad_bias = None
         if geo.implicit and (need_input or need_weight):
@@ -329,7 +330,7 @@ def conv2d(
     dilation: IntPair = 1,
     groups: int = 1,
 ) -> torch.Tensor:
-    """Drop-in for ``torch.nn.functional.conv2d``, computed with unfold, matmul and fold.
+    """Drop-in for ``torch.nn.functional.conv2d``, computed with im2col, matmul and col2im.
 
     Accepts int or pair kernel geometry, ``padding="same"|"valid"``, groups
     (depthwise included), float32/float64/bfloat16, CPU or CUDA, contiguous or
