@@ -36,8 +36,21 @@ def uses_onednn(a: torch.Tensor) -> bool:
     return _ONEDNN_LINEAR is not None and a.device.type == "cpu" and a.dtype == torch.float32
 
 
+# Products with a side shorter than this stay on torch.mm: they gain nothing from oneDNN,
+# and the private op is handed only the kind of product it was measured on.
+MIN_SIDE = 8
+
+
+def _plain(t: torch.Tensor) -> bool:
+    """Strides exactly (K, 1) or, transposed, exactly (1, M), size-1 dimensions included:
+    the only layouts handed to the private op (any other, e.g. the arbitrary stride a size-1
+    dimension may carry, goes to torch.mm, which handles every stride)."""
+    return t.stride() in ((t.shape[1], 1), (1, t.shape[0]))
+
+
 def mm_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a @ b.T`` for 2-D ``a`` (M x K) and ``b`` (N x K): (M x N)."""
-    if uses_onednn(a) and b.dtype == torch.float32:
+    sides_ok = min(a.shape[0], a.shape[1], b.shape[0]) >= MIN_SIDE
+    if uses_onednn(a) and b.dtype == torch.float32 and sides_ok and _plain(a) and _plain(b):
         return _ONEDNN_LINEAR(a, b, None, "none", [], "")  # type: ignore[operator]
     return a @ b.t()
