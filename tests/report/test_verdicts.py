@@ -76,6 +76,17 @@ def test_attack_needs_a_substantial_monotone_drop():
     assert verdicts.attack((90.0, 99.0), (20.0, 50.0), noise, 100).status == HOLDS
 
 
+def test_attack_sweep_tolerates_a_rise_within_sampling_noise():
+    """The small budget on miniplaces20: at 1/255 top-1 rose by 5 of 500 images, well within
+    one standard error of a 28% top-1 on 500 images (2.0 points)."""
+    sweep = [28.0, 29.0, 26.8, 21.0, 13.8, 7.8]
+    found = verdicts.attack((28.0, 75.8), (13.8, 41.6), sweep, 500)
+    assert found.status == HOLDS and "2.01 points" in found.reason
+    # The same rise on 10,000 images is beyond one standard error (0.45 points).
+    rising = verdicts.attack((28.0, 75.8), (13.8, 41.6), sweep, 10_000)
+    assert rising.status == FAILS and "28.00% -> 29.00%" in rising.reason
+
+
 def test_adversarial_training_keeps_clean_and_raises_robust_accuracy():
     assert verdicts.adversarial((95.0, 20.0), (92.0, 60.0), 100).status == HOLDS
     costly = verdicts.adversarial((95.0, 20.0), (85.0, 60.0), 100)

@@ -9,6 +9,7 @@ the tests feed them made-up ones.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 HOLDS = "holds"
@@ -195,17 +196,24 @@ def attack(
                 f"{name} falls only from {before:.2f}% to {after:.2f}% (less than "
                 f"{100 * SUBSTANTIAL_DROP:.0f}% of it)"
             )
-    one_image = 100 / images
+    # A rise along the sweep counts when it exceeds sampling noise: one standard error of
+    # clean top-1 on these images, sqrt(p (1 - p) / n), and at least one image.
+    share = clean[0] / 100
+    noise = max(100 * math.sqrt(share * (1 - share) / images), 100 / images)
     rises = [
         f"{low:.2f}% -> {high:.2f}%"
         for low, high in itertools.pairwise(sweep_top1)
-        if high > low + one_image
+        if high > low + noise
     ]
     if rises:
-        failures.append(f"top-1 rises with epsilon ({', '.join(rises)})")
+        failures.append(
+            f"top-1 rises with epsilon by more than one standard error ({noise:.2f} points): "
+            f"{', '.join(rises)}"
+        )
     evidence = (
         f"top-1 {clean[0]:.2f}% -> {attacked[0]:.2f}%, top-5 {clean[1]:.2f}% -> "
-        f"{attacked[1]:.2f}%, top-1 falling along the sweep (within one image)"
+        f"{attacked[1]:.2f}%, top-1 falling along the sweep (no rise above one standard "
+        f"error, {noise:.2f} points)"
     )
     return _judged(6, failures, evidence)
 
