@@ -191,7 +191,8 @@ def test_a_run_trained_with_other_settings_is_refused(plan, monkeypatch):
     monkeypatch.setattr(steps, "train", lambda config, resume: pytest.fail("trained"))
     epochs = plan.budget.epochs
     fake_run(plan, "simplenet", epochs, epochs, batch_size=32)
-    with pytest.raises(ScenelabError, match=r"batch_size: 32 -> 64.*delete it"):
+    expected = rf"batch_size: 32 -> {plan.budget.batch_size}.*delete it"
+    with pytest.raises(ScenelabError, match=expected):
         train_runs(plan, ["simplenet"], Timings(plan.out / "timings.json"), 2)
 
 

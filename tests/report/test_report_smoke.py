@@ -96,7 +96,8 @@ def test_every_section_states_settings_wall_time_and_rerun_command(smoke):
         assert settings["device"] == "cpu"
         assert f"`{plan.command(only=index)}`" in body
         if index > 1:
-            assert settings["epochs"] == "2" and settings["batch"] == "64"
+            assert settings["epochs"] == str(plan.budget.epochs)
+            assert settings["batch"] == str(plan.budget.batch_size)
             assert settings["image size"] == "16x16" and settings["precision"] == "float32"
 
 

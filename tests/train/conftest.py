@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from torchvision.io import write_png
+from PIL import Image
 
 from scenelab.config import RunConfig
 
@@ -23,7 +23,8 @@ def _write_split(root: Path, split: str, per_class: int, generator: torch.Genera
         for index in range(per_class):
             image = torch.randint(0, 120, (3, SIZE, SIZE), generator=generator, dtype=torch.uint8)
             image[label] += 120  # one dominant channel per class: learnable in a few steps
-            write_png(image, str(folder / f"{index:03d}.png"))
+            # PIL: torchvision.io.write_png is deprecated in torchvision 0.29
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{index:03d}.png")
 
 
 @pytest.fixture(scope="session")

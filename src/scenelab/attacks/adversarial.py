@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 ROBUST_VAL_IMAGES = 512  # ~11 forward+backward passes each: a quarter of miniplaces20's val
 ROBUST_VAL_STEPS = 10
 # Catastrophic overfitting: robust top-1 below half its best so far and at least 5 points
-# under it (512 images give a standard error of ~2 points), or ~0 while clean top-1 is at
-# least 3x chance.
+# under it (512 images give a standard error of ~2 points), or, in single-step training,
+# ~0 while clean top-1 is at least 3x chance. A multi-step PGD model whose untargeted
+# robust top-1 is still ~0 has not collapsed: it has not become robust to that check yet
+# (digits at 36/255, PGD least-likely: 0.0%, 4.4%, 0.8% while clean rose to 55%).
 COLLAPSE_FRACTION = 0.5
 COLLAPSE_MIN_DROP = 5.0  # percentage points
 NEAR_ZERO_TOP1 = 1.0  # percent
@@ -109,12 +111,14 @@ class RobustValidation:
         }
 
 
-def collapse_reason(rows: list[dict[str, Any]], num_classes: int) -> str | None:
-    """Why the last epoch of ``rows`` shows catastrophic overfitting, or None.
+def collapse_reason(rows: list[dict[str, Any]], num_classes: int, adv: str) -> str | None:
+    """Why the last epoch of ``rows`` (a run trained with ``--adv adv``) shows catastrophic
+    overfitting, or None.
 
     Collapse: robust top-1 below ``COLLAPSE_FRACTION`` of its best over the earlier epochs
-    and at least ``COLLAPSE_MIN_DROP`` points under it, or below ``NEAR_ZERO_TOP1`` percent
-    while clean top-1 is at least ``CLEAN_OK_OVER_CHANCE`` times chance.
+    and at least ``COLLAPSE_MIN_DROP`` points under it, or, with single-step ``fgsm-rs``
+    (where Wong et al. saw it happen within an epoch), below ``NEAR_ZERO_TOP1`` percent while
+    clean top-1 is at least ``CLEAN_OK_OVER_CHANCE`` times chance.
     """
     *earlier, last = rows
     robust, clean = last["val_robust_top1"], last["val_top1"]
@@ -127,7 +131,8 @@ def collapse_reason(rows: list[dict[str, Any]], num_classes: int) -> str | None:
             f"(epoch {best['epoch']}), below {COLLAPSE_FRACTION:.0%} of its best"
         )
     chance = 100.0 / num_classes
-    if robust < NEAR_ZERO_TOP1 and clean >= CLEAN_OK_OVER_CHANCE * chance:
+    single_step = adv == "fgsm-rs"
+    if single_step and robust < NEAR_ZERO_TOP1 and clean >= CLEAN_OK_OVER_CHANCE * chance:
         return (
             f"robust val top-1 is {robust:.2f}% while clean val top-1 is {clean:.2f}% "
             f"({clean / chance:.1f}x chance)"

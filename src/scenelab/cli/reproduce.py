@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--budget",
         choices=BUDGET_CHOICES,
         default="smoke",
-        help="smoke: 2 epochs at 16x16, minutes on a CPU (made for digits); small: 6 epochs "
+        help="smoke: 10 epochs at 16x16, minutes on a CPU (made for digits); small: 6 epochs "
         "at 64x64 with bf16 and channels_last, 1-2 hours on 2 CPU cores (made for "
         "miniplaces20); full: the study's 60 epochs, batch 256, 128x128, for a GPU "
         "(default: smoke)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from scenelab.attacks.report import AttackRecord
 from scenelab.compare import read_compare_table
+from scenelab.data import build_dataset
 from scenelab.evaluate import EvalRecord
 from scenelab.runs import read_run
 from scenelab.study import verdicts
@@ -57,7 +58,8 @@ def blocks(plan: Plan) -> list[Verdict]:
     best = {blocks: row.best_val_top1 for blocks, row in counts.items()}
     seconds = {blocks: row.wall_time_min * 60 / row.epochs for blocks, row in counts.items()}
     simplenet_best = max(read_run(simplenet_dir).column("val_top1"))
-    return [verdicts.blocks(simplenet_best, best, seconds)]
+    images = len(build_dataset(plan.data, "val"))
+    return [verdicts.blocks(simplenet_best, best, seconds, images)]
 
 
 def transfer(plan: Plan) -> list[Verdict]:

@@ -136,7 +136,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
                 row = epoch_row(epoch, state, val, started, train_seconds, data, run)
                 if robust:
                     row.update(robust.measure(model, device))
-                    collapse = collapse_reason([*state.history, row], state.num_classes)
+                    collapse = collapse_reason([*state.history, row], state.num_classes, config.adv)
                     row["adv_collapsed"] = int(collapse is not None)
                 is_best = state.finish_epoch(row)
                 log_epoch(row, state, data, run, collapse)
@@ -209,7 +209,9 @@ def robust_validation(
     if adversary is None:
         return None, None
     robust = RobustValidation(data.val_loader.dataset, config.adv_epsilon, config.seed)
-    return robust, collapse_reason(state.history, state.num_classes) if state.history else None
+    if not state.history:
+        return robust, None
+    return robust, collapse_reason(state.history, state.num_classes, config.adv)
 
 
 def step_function(
