@@ -143,7 +143,8 @@ def adversarial_blocks(plan: Plan, attack: AttackRecord | None, run_dir: Path) -
         blocks.append(
             Paragraph(
                 f"Each epoch the engine also attacks the first {ROBUST_VAL_IMAGES} val images "
-                f"with {ROBUST_VAL_STEPS}-step untargeted PGD at the training epsilon."
+                f"(all of them where there are fewer) with {ROBUST_VAL_STEPS}-step untargeted "
+                "PGD at the training epsilon."
             )
         )
         blocks.append(
@@ -188,7 +189,8 @@ def adversarial_blocks(plan: Plan, attack: AttackRecord | None, run_dir: Path) -
             f"same {attack.num_samples} {markdown(str(attack.split))} images. Both rows "
             "attack the weights of the run's last epoch (last.pt), one rule for both: "
             "best.pt is chosen by val top-1 for the one and by robust accuracy on the first "
-            f"{ROBUST_VAL_IMAGES} val images for the other, which at a short budget picks noise."
+            f"{ROBUST_VAL_IMAGES} val images (or all) for the other, which at a short budget "
+            "picks noise."
         ),
         Table(
             [
