@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scenelab import plots
+from scenelab.document import markdown_table
 from scenelab.errors import ScenelabError
 from scenelab.files import write_text
 from scenelab.models import build_model
@@ -155,18 +156,14 @@ def format_table(table: list[CompareRow], escape: Callable[[str], str]) -> str:
     """A Markdown table, readable as plain text too. Text cells (run, model and conv names)
     go through ``escape``: `safetext.markdown` for compare.md, `safetext.terminal` for
     the terminal."""
-    lines = [
-        "| " + " | ".join(header for _, header, _ in COLUMNS) + " |",
-        "|" + "|".join(" --- " for _ in COLUMNS) + "|",
-    ]
-    for row in table:
-        values = [getattr(row, key) for key, _, _ in COLUMNS]
-        cells = (
-            escape(value) if isinstance(value, str) else form.format(value)
-            for value, (_, _, form) in zip(values, COLUMNS, strict=True)
-        )
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = (
+        [
+            value if isinstance(value, str) else form.format(value)
+            for value, form in ((getattr(row, key), form) for key, _, form in COLUMNS)
+        ]
+        for row in table
+    )
+    return markdown_table([header for _, header, _ in COLUMNS], rows, escape)
 
 
 def compare(options: CompareOptions) -> list[CompareRow]:

@@ -15,6 +15,7 @@ import html
 import os
 import re
 import urllib.parse
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,12 +71,7 @@ def to_markdown(blocks: list[Block], folder: Path) -> str:
         elif isinstance(block, Paragraph):
             parts.append(block.text)
         elif isinstance(block, Table):
-            lines = [
-                _markdown_row(block.header),
-                "|" + "|".join(" --- " for _ in block.header) + "|",
-            ]
-            lines += [_markdown_row(row) for row in block.rows]
-            parts.append("\n".join(lines))
+            parts.append(markdown_table(block.header, block.rows))
         elif isinstance(block, Figure):
             link = urllib.parse.quote(Path(os.path.relpath(block.path, folder)).as_posix())
             parts.append(f"![{block.caption}]({link})")
@@ -84,8 +80,20 @@ def to_markdown(blocks: list[Block], folder: Path) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _markdown_row(cells: list[str]) -> str:
-    return "| " + " | ".join(safetext.markdown(cell) for cell in cells) + " |"
+def markdown_table(
+    header: list[str],
+    rows: Iterable[list[str]],
+    escape: Callable[[str], str] = safetext.markdown,
+) -> str:
+    """A Markdown table of plain-text cells, readable as plain text too: the first column
+    left-aligned, the others (numbers) right-aligned, as in the HTML. Every cell goes
+    through ``escape``: `safetext.markdown` for a file, `safetext.terminal` for a terminal."""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(escape(cell) for cell in cells) + " |"
+
+    rule = "|---|" + "---:|" * (len(header) - 1)
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
 
 
 def _fence(text: str) -> str:

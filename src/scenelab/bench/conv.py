@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scenelab.document import markdown_table
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
 from scenelab.memory import current_rss_mib, peak_rss_mib
@@ -32,6 +33,7 @@ from scenelab.models.simplenet import SimpleNet
 from scenelab.nn import convert_convs
 from scenelab.ops.conv import conv2d
 from scenelab.options import command_argv, option
+from scenelab.safetext import terminal
 
 IMPLEMENTATIONS = ("native", "custom")
 
@@ -269,21 +271,25 @@ def format_table(rows: list[Row], settings: Settings) -> str:
         f" torch {torch.__version__}; medians of {settings.repeats} interleaved repeats"
         f" (memory: {settings.memory_repeats})\n\n"
     )
-    lines = [
-        "| layer | fwd native ms | fwd custom ms | fwd ratio | bwd native ms | bwd custom ms "
-        "| bwd ratio | total ratio | peak MB native | peak MB custom | memory ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    columns = ["layer", "fwd native ms", "fwd custom ms", "fwd ratio", "bwd native ms"]
+    columns += ["bwd custom ms", "bwd ratio", "total ratio", "peak MB native"]
+    columns += ["peak MB custom", "memory ratio"]
+    table = []
     for row in rows:
         total = {i: row.forward_ms[i] + row.backward_ms[i] for i in IMPLEMENTATIONS}
-        lines.append(
-            f"| {row.name} | {row.forward_ms['native']:.1f} | {row.forward_ms['custom']:.1f} | "
-            f"{row.ratio('forward_ms'):.2f} | {row.backward_ms['native']:.1f} | "
-            f"{row.backward_ms['custom']:.1f} | {row.ratio('backward_ms'):.2f} | "
-            f"{total['custom'] / total['native']:.2f} | {row.peak_mb['native']:.0f} | "
-            f"{row.peak_mb['custom']:.0f} | {row.ratio('peak_mb'):.2f} |"
+        table.append(
+            [
+                row.name,
+                *(f"{row.forward_ms[i]:.1f}" for i in IMPLEMENTATIONS),
+                f"{row.ratio('forward_ms'):.2f}",
+                *(f"{row.backward_ms[i]:.1f}" for i in IMPLEMENTATIONS),
+                f"{row.ratio('backward_ms'):.2f}",
+                f"{total['custom'] / total['native']:.2f}",
+                *(f"{row.peak_mb[i]:.0f}" for i in IMPLEMENTATIONS),
+                f"{row.ratio('peak_mb'):.2f}",
+            ]
         )
-    return header + "\n".join(lines)
+    return header + markdown_table(columns, table, terminal)
 
 
 @dataclass(frozen=True)
