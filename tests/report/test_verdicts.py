@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from scenelab.study import verdicts
-from scenelab.study.focus import measure_focus
+from scenelab.study.focus import blank_highest, measure_focus
 from scenelab.study.verdicts import FAILS, HOLDS, NOT_TESTED, Verdict, combined
 
 
@@ -73,10 +74,14 @@ def test_transfer_needs_a_higher_end_reached_sooner():
     assert late.status == FAILS and "before the last epoch" in late.reason
 
 
-def test_saliency_focus_lift_and_the_case_without_background():
-    assert verdicts.saliency_focus(0.6, 0.2).status == HOLDS  # 3x the content's share
-    assert verdicts.saliency_focus(0.25, 0.2).status == FAILS  # 1.25x
-    assert verdicts.saliency_focus(0.9, 0.8).status == NOT_TESTED
+def test_saliency_focus_needs_deletion_to_cost_twice_random_and_beyond_noise():
+    assert verdicts.saliency_focus(90.0, 60.0, 88.0, 500, 0.1).status == HOLDS  # 30 vs 2
+    weak = verdicts.saliency_focus(90.0, 80.0, 84.0, 500, 0.1)  # 10 points against 6
+    assert weak.status == FAILS and "less than 2x" in weak.reason
+    # Random blanking that helps (a negative drop) does not make any salient drop enough.
+    noise = verdicts.saliency_focus(30.0, 28.5, 30.5, 500, 0.1)  # 2 points apart, SE 2.9
+    assert noise.status == FAILS and "standard error" in noise.reason
+    assert "10% most salient pixels of 500" in noise.reason
 
 
 def test_attack_needs_a_substantial_monotone_drop():
@@ -118,12 +123,40 @@ def test_combined_verdict_fails_before_not_tested_before_holds():
     assert combined([skipped, failed, held]) == Verdict(1, FAILS, FAILS)
 
 
-def test_focus_counts_the_saliency_on_pixels_unlike_the_border():
-    pixels = torch.zeros(1, 3, 10, 10)
-    pixels[..., 4:6, 4:6] = 1.0  # a white square on black: 4 of 100 pixels are content
-    maps = torch.zeros(1, 1, 10, 10)
-    maps[..., 4:6, 4:6] = 3.0
-    maps[..., 0, 0] = 4.0  # a quarter of the saliency on the background
-    focus = measure_focus(pixels, maps)
-    assert focus.content_share == pytest.approx(0.04)
-    assert focus.saliency_share == pytest.approx(12 / 16)
+def test_blank_highest_matches_a_per_image_argsort():
+    generator = torch.Generator().manual_seed(0)
+    pixels = torch.rand(3, 3, 6, 5, generator=generator)
+    scores = torch.rand(3, 6, 5, generator=generator)
+    blanked = blank_highest(pixels, scores, 0.2)  # 6 of 30 pixels
+    expected = pixels.clone()
+    for image in range(3):
+        order = np.argsort(-scores[image].flatten().numpy(), kind="stable")[:6]
+        rows, columns = np.unravel_index(order, (6, 5))
+        colour = pixels[image].mean(dim=(1, 2))
+        expected[image][:, rows, columns] = colour[:, None]
+    torch.testing.assert_close(blanked, expected)
+
+
+class CornerReader(torch.nn.Module):
+    """Class 1 if the top-left 2x2 corner is brighter than grey, else 0."""
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        corner = pixels[:, :, :2, :2].mean(dim=(1, 2, 3)) - 0.5
+        return torch.stack([-corner, corner], dim=1)
+
+
+def test_focus_deletion_of_what_the_model_reads_costs_more_than_random_deletion():
+    pixels = torch.zeros(40, 3, 10, 10)
+    pixels[:20, :, :2, :2] = 1.0  # class 1: a bright corner
+    pixels[20:, :, 5:7, 5:7] = 1.0  # class 0: the bright square elsewhere
+    labels = torch.tensor([1] * 20 + [0] * 20)
+    maps = torch.zeros(40, 1, 10, 10)
+    maps[..., :2, :2] = 1.0  # the saliency of CornerReader: its corner, nothing else
+    generator = torch.Generator().manual_seed(0)
+    focus = measure_focus(CornerReader(), pixels, labels, maps, generator, share=0.04)
+    assert focus.clean_top1 == 100.0
+    # Blanked to the image's mean colour (0.04), a bright corner is dark: class 0.
+    assert focus.salient_top1 == 50.0
+    # Four random pixels of 100 darken the corner below grey only if three of them fall in
+    # it (a chance of about 4 in 10^5 per image).
+    assert focus.random_top1 == 100.0

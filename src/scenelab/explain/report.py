@@ -50,16 +50,9 @@ class SaliencyOptions:
         return command_argv(["saliency"], self)
 
 
-@dataclass(frozen=True)
-class SaliencyFigure:
-    path: Path
-    pixels: torch.Tensor  # (N, 3, H, W) in [0, 1], on the CPU: the images drawn
-    maps: torch.Tensor  # (N, 1, H, W) on the CPU: their saliency, max |attribution|
-    correct: int  # of the images, predicted right
-
-
-def saliency_figure(options: SaliencyOptions) -> SaliencyFigure:
-    """The whole `scenelab saliency`: the maps of the predicted classes, drawn in a grid."""
+def saliency_figure(options: SaliencyOptions) -> Path:
+    """The whole `scenelab saliency`: the maps of the predicted classes, drawn in a grid;
+    returns the figure's path."""
     if options.n < 1:
         raise ScenelabError(f"--n must be at least 1, got {options.n}")
     device = pick_device(options.device)
@@ -108,4 +101,4 @@ def saliency_figure(options: SaliencyOptions) -> SaliencyFigure:
         f"({options.score}), {options.split} images, {correct}/{len(labels)} correct",
     )
     print(terminal(f"wrote {path}"))
-    return SaliencyFigure(path, pixels, maps, correct)
+    return path

@@ -8,7 +8,7 @@ report; and the custom-vs-native convolution study, `scenelab study conv`.
 - `steps`: what each section runs; `sections`: the sections, each with its number, title,
   steps, renderer and verdicts;
 - `verdicts`: the seven conclusions and the rules that judge them from numbers; `judge`:
-  each section's verdicts from its files; `focus`: where saliency lies (conclusion 5);
+  each section's verdicts from its files; `focus`: the deletion test of saliency (conclusion 5);
 - `render` (shared pieces, the header, the settings table), `render_conv`,
   `render_training`, `render_results`: the report's sections, read back from the
   dataclasses that wrote the results;

@@ -16,6 +16,7 @@ from __future__ import annotations
 from scenelab.attacks.report import attack_run
 from scenelab.bench.conv import bench_conv
 from scenelab.compare import CompareOptions, compare_runs
+from scenelab.device import pick_device
 from scenelab.evaluate import evaluate_checkpoint
 from scenelab.explain.report import saliency_figure
 from scenelab.files import write_json
@@ -23,7 +24,7 @@ from scenelab.ops.check import check_conv2d
 from scenelab.options import Command
 from scenelab.safetext import terminal
 from scenelab.study.conv import summarise_study, train_side_by_side
-from scenelab.study.focus import FOCUS_FILE, measure_focus
+from scenelab.study.focus import FOCUS_FILE, focus_of_run, is_focus_file
 from scenelab.study.plan import (
     ADVERSARIAL,
     BLOCK_MODELS,
@@ -133,12 +134,15 @@ def robustness(plan: Plan, timings: Timings) -> None:
     train_runs(plan, ["simplenet"], timings, 2)
     focus = simplenet / "plots" / FOCUS_FILE
     figure = simplenet / "plots" / "saliency_gradient.png"
-    if not (is_current(figure, simplenet) and is_current(focus, simplenet)):
+    if not is_current(figure, simplenet):
         with timings.measure(7, "saliency"):
             options = saliency_options(plan)
             announce(options)
-            drawn = saliency_figure(options)
-            write_json(focus, measure_focus(drawn.pixels, drawn.maps).to_dict())
+            saliency_figure(options)
+    if not (is_current(focus, simplenet) and is_focus_file(focus)):
+        with timings.measure(7, "saliency deletion"):
+            device = pick_device(plan.device)
+            write_json(focus, focus_of_run(simplenet, plan.data, device).to_dict())
     train_runs(plan, [ADVERSARIAL], timings, 7)
     for name in ("simplenet", ADVERSARIAL):
         if not is_current(plan.run_dir(name) / "attack.json", plan.run_dir(name)):

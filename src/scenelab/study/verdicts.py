@@ -35,8 +35,7 @@ TIMES_CHANCE = 3  # "learns": val top-1 at least this many times chance
 SAME_ACCURACY = 2.0  # points: "about as well"
 SUBSTANTIAL_DROP = 0.3  # PGD takes at least this share of clean top-1 and top-5
 CLEAN_TOLERANCE = 5.0  # points of clean top-1 adversarial training may cost
-CONTENT_LIFT = 1.5  # saliency share on content / content's share of the image
-PLAIN_BACKGROUND = 0.5  # content covering more of the image than this: no background
+DELETION_RATIO = 2  # blanking salient pixels costs at least this many times random ones
 
 
 @dataclass(frozen=True)
@@ -183,22 +182,25 @@ def transfer(scratch: list[float], fine_tuned: list[float]) -> Verdict:
     return _judged(4, failures, evidence)
 
 
-def saliency_focus(saliency_share: float, content_share: float) -> Verdict:
-    """Conclusion 5: the share of saliency on content pixels (those unlike the image's
-    border) is at least CONTENT_LIFT times the content's share of the image."""
-    if content_share > PLAIN_BACKGROUND:
-        return Verdict(
-            5,
-            NOT_TESTED,
-            f"content (pixels unlike the image's border) covers {100 * content_share:.0f}% of "
-            "these images: without a plain background there is nothing to tell it from",
-        )
-    lift = saliency_share / content_share if content_share else 0.0
-    shares = (
-        f"{100 * saliency_share:.0f}% of the saliency lies on the {100 * content_share:.0f}% "
-        f"of pixels that are content ({lift:.1f}x their share; {CONTENT_LIFT:g}x needed)"
+def saliency_focus(
+    clean_top1: float, salient_top1: float, random_top1: float, images: int, share: float
+) -> Verdict:
+    """Conclusion 5 by deletion (`scenelab.study.focus`): blanking the ``share`` of pixels
+    saliency ranks highest lowers top-1 at least DELETION_RATIO times as much as blanking
+    as many at random, and by more than one standard error beyond it."""
+    salient, random = clean_top1 - salient_top1, clean_top1 - random_top1
+    evidence = (
+        f"blanking the {100 * share:.0f}% most salient pixels of {images} val images lowers "
+        f"top-1 from {clean_top1:.2f}% to {salient_top1:.2f}% ({salient:.2f} points); as many "
+        f"random pixels, to {random_top1:.2f}% ({random:.2f} points)"
     )
-    return _judged(5, [shares] if lift < CONTENT_LIFT else [], shares)
+    noise = standard_error(images, salient_top1, random_top1)
+    failures = []
+    if salient < DELETION_RATIO * max(random, 0.0):
+        failures.append(f"{evidence}: less than {DELETION_RATIO}x")
+    elif random_top1 - salient_top1 <= noise:
+        failures.append(f"{evidence}: within one standard error ({noise:.2f} points)")
+    return _judged(5, failures, f"{evidence}, at least {DELETION_RATIO}x")
 
 
 def attack(
