@@ -96,7 +96,8 @@ def test_every_section_states_settings_wall_time_and_rerun_command(smoke):
         assert settings["device"] == "cpu"
         assert f"`{plan.command(only=index)}`" in body
         if index > 1:
-            assert settings["epochs"] == str(plan.budget.epochs)
+            adversarial = {str(plan.budget.adversarial_epochs)} if index == 7 else set()
+            assert set(settings["epochs"].split(", ")) == {str(plan.budget.epochs), *adversarial}
             assert settings["batch"] == str(plan.budget.batch_size)
             assert settings["image size"] == "16x16" and settings["precision"] == "float32"
 

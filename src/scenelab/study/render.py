@@ -37,6 +37,11 @@ Record = TypeVar("Record")
 def header(plan: Plan) -> list[Block]:
     budget = plan.budget
     attacked = "all" if budget.attack_images is None else str(budget.attack_images)
+    adversarial = (
+        f" (the adversarially trained one {budget.adversarial_epochs}: PGD training learns slower)"
+        if budget.adversarial_epochs != budget.epochs
+        else ""
+    )
     return [
         Heading(
             f"scenelab study report: {markdown(Path(plan.data).name)}, {budget.name} budget", 1
@@ -51,7 +56,8 @@ def header(plan: Plan) -> list[Block]:
         ),
         Paragraph(
             f"Budget **{budget.name}** ({budget.meant_for}): every run trains {budget.epochs} "
-            f"epochs, batch {budget.batch_size}, {budget.image_size}x{budget.image_size} images, "
+            f"epochs{adversarial}, batch {budget.batch_size}, "
+            f"{budget.image_size}x{budget.image_size} images, "
             f"with SGD, warm-up and cosine decay; {attacked} val images are attacked. Finished "
             "runs are reused when the command is run again and stopped ones are resumed; "
             "delete a run folder under `runs/` (or choose another `--out`) to redo it. Wall "

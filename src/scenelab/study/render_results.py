@@ -135,7 +135,14 @@ def adversarial_blocks(plan: Plan, attack: AttackRecord | None, run_dir: Path) -
             f"SimpleNet trained on adversarial examples made on the fly for every batch: "
             f"{markdown(str(config.adv))} with {config.adv_steps} steps of "
             f"{in_levels(config.adv_step_size)}, epsilon {in_levels(config.adv_epsilon)}, "
-            f"target {markdown(str(config.adv_target))}; otherwise the recipe of section 2."
+            f"target {markdown(str(config.adv_target))}; otherwise the recipe of section 2"
+            + (
+                f", for {config.epochs} epochs against its {plan.budget.epochs} (PGD "
+                "training learns slower: this budget's adversarial run is still rising at "
+                f"{plan.budget.epochs})."
+                if config.epochs != plan.budget.epochs
+                else "."
+            )
         )
     ]
     rows = read_run(run_dir).rows

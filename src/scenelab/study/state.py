@@ -72,7 +72,7 @@ def checked_state(plan: Plan, name: str) -> tuple[str, RunConfig]:
     that was trained with other settings."""
     settings = plan.run_settings(name)
     run_dir = Path(settings["out"])
-    state = run_state(run_dir, plan.budget.epochs)
+    state = run_state(run_dir, settings["epochs"])
     if state == NEW:
         return state, RunConfig(**settings)
     try:
