@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import os
 import re
 import urllib.parse
@@ -94,6 +95,11 @@ def markdown_table(
 
     rule = "|---|" + "---:|" * (len(header) - 1)
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def pct(value: float | None, unit: str = "") -> str:
+    """A percentage to two decimals ('n/a' for a missing or NaN one), then ``unit``."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:.2f}{unit}"
 
 
 def _fence(text: str) -> str:

@@ -27,6 +27,7 @@ from scenelab.checkpoint import (
 )
 from scenelab.data import build_dataset, build_loader, build_transform
 from scenelab.device import pick_device
+from scenelab.document import pct
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json, write_text
 from scenelab.metrics import CALIBRATION_BINS, ClassificationMetrics, ClassificationReport
@@ -230,11 +231,12 @@ def format_report(report: ClassificationReport, classes: list[str]) -> str:
     classes = [terminal(name) for name in classes]
     lines = [
         f"images                 {report.num_samples}",
-        f"top-1                  {_pct(report.top1)}",
-        f"top-{report.top_k:<19d}{_pct(report.top_k_accuracy)}",
-        f"mean class accuracy    {_pct(report.mean_class_accuracy)}",
-        f"mAP (one-vs-rest)      {_pct(report.mean_average_precision)}",
-        f"ECE ({CALIBRATION_BINS} bins)          {_pct(report.expected_calibration_error)}",
+        f"top-1                  {pct(100 * report.top1, '%')}",
+        f"top-{report.top_k:<19d}{pct(100 * report.top_k_accuracy, '%')}",
+        f"mean class accuracy    {pct(100 * report.mean_class_accuracy, '%')}",
+        f"mAP (one-vs-rest)      {pct(100 * report.mean_average_precision, '%')}",
+        f"ECE ({CALIBRATION_BINS} bins)          "
+        f"{pct(100 * report.expected_calibration_error, '%')}",
     ]
     accuracies = zip(classes, report.per_class_accuracy, strict=True)
     absent = [name for name, accuracy in accuracies if math.isnan(accuracy)]
@@ -250,11 +252,7 @@ def format_report(report: ClassificationReport, classes: list[str]) -> str:
     for index, name in enumerate(classes):
         lines.append(
             f"{name:<{width}}  {int(report.confusion[index].sum()):>6}  "
-            f"{_pct(report.per_class_accuracy[index]):>9}  "
-            f"{_pct(report.average_precision[index]):>9}"
+            f"{pct(100 * report.per_class_accuracy[index], '%'):>9}  "
+            f"{pct(100 * report.average_precision[index], '%'):>9}"
         )
     return "\n".join(lines)
-
-
-def _pct(fraction: float) -> str:
-    return "n/a" if math.isnan(fraction) else f"{100 * fraction:.2f}%"

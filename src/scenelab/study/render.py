@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import platform
 import shlex
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from scenelab import __version__
 from scenelab.bench.conv import BenchResult
 from scenelab.compare import read_compare_table
 from scenelab.config import RunConfig
-from scenelab.document import Block, Code, Figure, Heading, Paragraph, Table
+from scenelab.document import Block, Code, Figure, Heading, Paragraph, Table, pct
 from scenelab.options import Command
 from scenelab.safetext import markdown, markdown_code
 from scenelab.study.plan import Plan
@@ -149,10 +148,6 @@ def format_seconds(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.1f} s"
     return f"{seconds / 60:.1f} min"
-
-
-def pct(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
 def mean(values: Any) -> float:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from scenelab.attacks.adversarial import ROBUST_VAL_IMAGES, ROBUST_VAL_STEPS
 from scenelab.attacks.report import AttackRecord
-from scenelab.document import Block, Code, Heading, Paragraph, Table
+from scenelab.document import Block, Code, Heading, Paragraph, Table, pct
 from scenelab.epsilon import in_levels
 from scenelab.evaluate import EvalRecord
 from scenelab.runs import read_run
 from scenelab.safetext import markdown
 from scenelab.study.plan import Plan, attack_options, eval_options, saliency_options
-from scenelab.study.render import NOT_YET, commands, figure, pct, read_record, run_config
+from scenelab.study.render import NOT_YET, commands, figure, read_record, run_config
 
 
 def evaluation_section(plan: Plan) -> list[Block]:

@@ -3,7 +3,7 @@ Inception blocks) and 5 (ResNet-18 from scratch and fine-tuned vs the best OurBe
 
 from __future__ import annotations
 
-from scenelab.document import Block, Code, Paragraph, Table
+from scenelab.document import Block, Code, Paragraph, Table, pct
 from scenelab.runs import read_run
 from scenelab.safetext import markdown_code
 from scenelab.study.plan import (
@@ -23,7 +23,6 @@ from scenelab.study.render import (
     compare_table,
     figure,
     mean,
-    pct,
 )
 
 
