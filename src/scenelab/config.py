@@ -19,6 +19,7 @@ import yaml
 
 from scenelab.attack_settings import check_adversarial
 from scenelab.bounds import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Bounds
+from scenelab.data.spec import dataset_name
 from scenelab.errors import ScenelabError
 from scenelab.files import write_text
 from scenelab.settings_io import read_yaml_mapping, typed_value
@@ -245,7 +246,9 @@ def resolve(config: RunConfig, *, image_size: int) -> ResolvedConfig:
         threads=_given_or(config.threads, defaults.threads),
         image_size=_given_or(config.image_size, image_size),
         amp=_given_or(config.amp, "off"),
-        out=_given_or(config.out, str(Path("runs") / f"{config.model}-{Path(config.data).name}")),
+        out=_given_or(
+            config.out, str(Path("runs") / f"{config.model}-{dataset_name(config.data)}")
+        ),
     )
     adversarial, adversarial_problems = check_adversarial(filled)
     _refuse([*_problems(filled), *adversarial_problems])

@@ -26,6 +26,7 @@ from scenelab.checkpoint import (
     resolve_checkpoint,
 )
 from scenelab.data import build_dataset, build_loader, build_transform
+from scenelab.data.spec import dataset_name
 from scenelab.device import pick_device
 from scenelab.document import pct
 from scenelab.errors import ScenelabError
@@ -177,7 +178,7 @@ def evaluate_checkpoint(options: EvalOptions) -> EvalResult:
 
     out = Path(options.out) if options.out else run_folder_of(options.run)
     names = result_names(options.split, options.tta)
-    title = f"{state['config']['model']} on {Path(options.data).name} {options.split}" + (
+    title = f"{state['config']['model']} on {dataset_name(options.data)} {options.split}" + (
         " (flip TTA)" if options.tta else ""
     )
     record = EvalRecord.from_dict(

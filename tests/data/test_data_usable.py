@@ -11,8 +11,9 @@ from data_builders import make_miniplaces, write_image
 from PIL import Image
 
 from scenelab.cli import main
+from scenelab.config import RunConfig, resolve
 from scenelab.data import build_dataset
-from scenelab.data.spec import parse_spec
+from scenelab.data.spec import dataset_name, parse_spec
 from scenelab.errors import ScenelabError
 
 
@@ -140,3 +141,12 @@ def test_control_characters_in_the_path_are_shown_escaped(tiny_miniplaces, capsy
     out = capsys.readouterr().out
     assert "\x1b" not in out and f"::train={tmp_path.resolve()}/\\x1b[31m.txt'" in out
     assert target.read_text() == (tiny_miniplaces / "train.txt").read_text()
+
+
+def test_a_run_named_after_a_spec_is_named_after_its_root_alone(tiny_miniplaces):
+    """The default run folder names the dataset, not its lists (it was 'x::train=...')."""
+    spec = f"{tiny_miniplaces}::train=train.usable.txt"
+    resolved = resolve(RunConfig(data=spec), image_size=32)
+    assert Path(resolved.out) == Path("runs") / f"simplenet-{tiny_miniplaces.name}"
+    assert dataset_name(spec) == dataset_name(tiny_miniplaces) == tiny_miniplaces.name
+    assert dataset_name("digits") == "digits"

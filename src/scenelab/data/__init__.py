@@ -18,10 +18,33 @@ files, labels and file existence are checked when the dataset is built; with
 
 `build_transform(recipe, image_size, train)` gives the `study`, `light` or `none` recipe;
 `build_loader(...)` the DataLoader; `default_image_size(spec)` 32 for digits, else 128.
+
+`scenelab.data.spec` (dataset specs and their names) needs no torch, so this package loads
+its other modules only when one of these names is first used (PEP 562): the torch-free
+config can read a spec.
 """
 
-from scenelab.data.datasets import build_dataset, default_image_size
-from scenelab.data.loader import build_loader
-from scenelab.data.transforms import RECIPES, build_transform
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scenelab.data.datasets import build_dataset, default_image_size
+    from scenelab.data.loader import build_loader
+    from scenelab.data.transforms import RECIPES, build_transform
+
+_HOMES = {
+    "build_dataset": "scenelab.data.datasets",
+    "default_image_size": "scenelab.data.datasets",
+    "build_loader": "scenelab.data.loader",
+    "RECIPES": "scenelab.data.transforms",
+    "build_transform": "scenelab.data.transforms",
+}
 __all__ = ["RECIPES", "build_dataset", "build_loader", "build_transform", "default_image_size"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'scenelab.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -44,6 +44,12 @@ class DatasetSpec:
         )
 
 
+def dataset_name(spec: str | Path) -> str:
+    """What runs and reports call a dataset: its root folder's name ('digits' for the
+    built-in one), without the spec's list files."""
+    return Path(str(spec).split(SEPARATOR)[0]).name
+
+
 def parse_spec(spec: str | Path) -> DatasetSpec:
     """`ROOT[::SPLIT=LIST]...` as a DatasetSpec; ScenelabError naming a malformed part."""
     root, *parts = str(spec).split(SEPARATOR)

@@ -34,6 +34,7 @@ import torch
 from scenelab.compare import CompareRow, compare_runs, format_table
 from scenelab.config import RunConfig
 from scenelab.data.layout import check_dataset
+from scenelab.data.spec import dataset_name
 from scenelab.device import pick_device
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
@@ -315,7 +316,7 @@ def study_conv(options: ConvStudyOptions) -> ConvStudy:
         if item.name not in ("out", "control") and getattr(options, item.name) is not None
     }
     config = RunConfig(**settings)
-    default = Path("runs") / f"study-conv-{config.model}-{Path(config.data).name}"
+    default = Path("runs") / f"study-conv-{config.model}-{dataset_name(config.data)}"
     out = Path(options.out or default)
     study = conv_study(config, out, control=options.control)
     print(format_table(study.runs, terminal))

@@ -23,6 +23,7 @@ from scenelab import __version__
 from scenelab.bench.conv import BenchResult
 from scenelab.compare import read_compare_table
 from scenelab.config import RunConfig
+from scenelab.data.spec import dataset_name
 from scenelab.document import Block, Code, Figure, Heading, Paragraph, Table, pct
 from scenelab.options import Command
 from scenelab.safetext import markdown, markdown_code
@@ -43,7 +44,7 @@ def header(plan: Plan) -> list[Block]:
     )
     return [
         Heading(
-            f"scenelab study report: {markdown(Path(plan.data).name)}, {budget.name} budget", 1
+            f"scenelab study report: {markdown(dataset_name(plan.data))}, {budget.name} budget", 1
         ),
         Paragraph(
             f"Made by {markdown_code(plan.command())} with scenelab {__version__}, "

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from scenelab.data.layout import check_dataset
+from scenelab.data.spec import dataset_name
 from scenelab.document import Block, Heading, Paragraph, to_html, to_markdown
 from scenelab.errors import ScenelabError
 from scenelab.files import write_text
@@ -64,7 +65,9 @@ def write_report(plan: Plan, timings: Timings) -> tuple[Path, Path]:
         blocks += verdict_blocks(verdicts[section.number])
     report_md, page = plan.out / "report.md", plan.out / "report.html"
     write_text(report_md, to_markdown(blocks, plan.out))
-    write_text(page, to_html(blocks, f"scenelab study: {Path(plan.data).name}, {plan.budget.name}"))
+    write_text(
+        page, to_html(blocks, f"scenelab study: {dataset_name(plan.data)}, {plan.budget.name}")
+    )
     return report_md, page
 
 
@@ -81,7 +84,7 @@ def reproduce_study(
     """The whole `scenelab reproduce`; ``out`` defaults to runs/reproduce-DATA-BUDGET."""
     if budget not in BUDGETS:
         raise ScenelabError(f"--budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
-    folder = Path(out) if out else Path("runs") / f"reproduce-{Path(data).name}-{budget}"
+    folder = Path(out) if out else Path("runs") / f"reproduce-{dataset_name(data)}-{budget}"
     plan = Plan(data, folder, BUDGETS[budget], pretrained, device, pretrain_data)
     markdown, html = reproduce(plan, only)
     print(terminal(f"the report is in {markdown} and {html}"))

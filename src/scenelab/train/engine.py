@@ -30,6 +30,7 @@ from scenelab.attacks.adversarial import (
 from scenelab.checkpoint import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
 from scenelab.config import ResolvedConfig, RunConfig, resolve
 from scenelab.data import default_image_size
+from scenelab.data.spec import dataset_name
 from scenelab.device import peak_memory_mib, pick_device
 from scenelab.memory import reuse_freed_memory
 from scenelab.models import build_model, check_image_size
@@ -283,7 +284,7 @@ def log_epoch(
         or time.monotonic() - run.last_plot >= PLOT_INTERVAL_S
     ):
         run.last_plot = time.monotonic()
-        title = f"{config.model} on {Path(config.data).name}"
+        title = f"{config.model} on {dataset_name(config.data)}"
         plot_run(
             state.history,
             state.schedule,
