@@ -56,3 +56,28 @@ def test_one_read_per_log_interval_and_none_between(
         assert count == (1 if position % every == 0 else 0), (step, reads)
     intervals = math.ceil(STEPS_PER_EPOCH / every)
     assert sum(reads) <= EPOCHS * (intervals + 8), reads  # at most 8 more at each epoch end
+
+
+def test_the_stop_and_save_decision_is_shared_once_per_log_interval(
+    tiny_config, tmp_path, monkeypatch
+):
+    """Under DDP that decision is an all_reduce (a host sync): it must not run every step."""
+    monkeypatch.setattr(logs, "PLAIN_LOG_FRACTION", 0.25)  # a log line every 3 steps
+    every = max(1, round(STEPS_PER_EPOCH * 0.25))
+    steps, decided_after = [0], []
+    real_step, real_any = engine.train_step, engine.any_across
+
+    def step(*args, **kwargs):
+        steps[0] += 1
+        return real_step(*args, **kwargs)
+
+    def any_across(*args, **kwargs):
+        decided_after.append(steps[0])
+        return real_any(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "train_step", step)
+    monkeypatch.setattr(engine, "any_across", any_across)
+    engine.train(tiny_config(tmp_path / "run", epochs=EPOCHS, batch_size=2, augment="none"))
+    positions = [(done - 1) % STEPS_PER_EPOCH + 1 for done in decided_after]
+    expected = [p for p in range(1, STEPS_PER_EPOCH + 1) if p % every == 0 or p == STEPS_PER_EPOCH]
+    assert positions == expected * EPOCHS

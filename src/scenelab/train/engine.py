@@ -153,8 +153,8 @@ def train_one_epoch(
 ) -> float:
     """Train the rest of ``epoch`` (from ``state.position``); returns when it started
     (perf_counter, earlier by the time a stopped run had spent in it). Reads the loss and
-    the guard once per `log_interval`; saves last.pt when a stop signal came (then stops)
-    or --ckpt-minutes passed."""
+    the guard once per `log_interval`, and then saves last.pt if a stop signal came (then
+    stops) or --ckpt-minutes passed."""
     config, device, world = run.config, run.device, run.world
     data.sampler.set_epoch(epoch, start=state.position * data.local_batch)
     # Checkpoints hold the generators' state as of their step: at an epoch boundary
@@ -185,10 +185,12 @@ def train_one_epoch(
         state.step, state.position = state.step + 1, state.position + 1
         if progress is not None:
             progress.advance(len(labels) * world.world_size)
-        if state.position % every == 0 or state.position == data.steps_per_epoch:
-            last_loss = run.guard.check(world, device)
-            if progress is not None and last_loss is not None:
-                progress.show(last_loss)
+        if state.position % every and state.position < data.steps_per_epoch:
+            continue
+        last_loss = run.guard.check(world, device)
+        if progress is not None and last_loss is not None:
+            progress.show(last_loss)
+        # Under DDP every rank takes the same decision: all_reduces once per interval.
         stop, save_due = any_across(
             world, [run.signals.received is not None, run.save_due()], device
         )
