@@ -121,6 +121,7 @@ def test_combined_verdict_fails_before_not_tested_before_holds():
     assert combined([held, held]).status == HOLDS
     assert combined([held, skipped]).status == NOT_TESTED
     assert combined([skipped, failed, held]) == Verdict(1, FAILS, FAILS)
+    assert combined([held, held]).reason == HOLDS  # two sections with one reason: said once
 
 
 def test_blank_highest_matches_a_per_image_argsort():

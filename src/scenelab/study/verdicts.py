@@ -53,10 +53,11 @@ def _judged(conclusion: int, failures: list[str], evidence: str) -> Verdict:
 
 def combined(verdicts: list[Verdict]) -> Verdict:
     """One conclusion's verdict from the sections that test it: fails if one fails, not
-    tested if one is not (and none fails), else holds."""
+    tested if one is not (and none fails), else holds; a reason two sections share is
+    given once."""
     conclusion = verdicts[0].conclusion
     for status in (FAILS, NOT_TESTED, HOLDS):
-        reasons = [verdict.reason for verdict in verdicts if verdict.status == status]
+        reasons = dict.fromkeys(verdict.reason for verdict in verdicts if verdict.status == status)
         if reasons:
             return Verdict(conclusion, status, "; ".join(reasons))
     raise ValueError("no verdicts")
