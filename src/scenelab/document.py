@@ -86,14 +86,13 @@ def markdown_table(
     rows: Iterable[list[str]],
     escape: Callable[[str], str] = safetext.markdown,
 ) -> str:
-    """A Markdown table of plain-text cells, readable as plain text too: the first column
-    left-aligned, the others (numbers) right-aligned, as in the HTML. Every cell goes
+    """A Markdown table of plain-text cells, readable as plain text too. Every cell goes
     through ``escape``: `safetext.markdown` for a file, `safetext.terminal` for a terminal."""
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(escape(cell) for cell in cells) + " |"
 
-    rule = "|---|" + "---:|" * (len(header) - 1)
+    rule = "|" + "---|" * len(header)
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
 
 
