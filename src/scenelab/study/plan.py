@@ -73,7 +73,7 @@ BUDGETS = {
         sweep=tuple(levels / 255 for levels in (0, 12, 24, 36, 48)),
         saliency_images=8,
         bench={"quick": True, "batch_size": 8},
-        meant_for="digits, about 10 minutes on a CPU, trained long enough to test the "
+        meant_for="digits, about 11 minutes on a CPU, trained long enough to test the "
         "conclusions, at an epsilon of 36/255 (digits are far apart)",
     ),
     "small": Budget(
