@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -171,3 +174,22 @@ def test_a_model_without_normalize_can_be_allowed_explicitly():
     raw = nn.Sequential(*list(SimpleNet(num_classes=10))[1:])
     maps = saliency(raw, torch.rand(2, 3, 16, 16), allow_unnormalized=True)
     assert maps.shape == (2, 1, 16, 16)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("method", "label"),
+    [(smoothgrad, "SmoothGrad"), (integrated_gradients, "Integrated Gradients")],
+)
+def test_the_slow_methods_show_progress_on_a_terminal_only(
+    model_and_images, monkeypatch, method, label
+):
+    model, images, _ = model_and_images
+    for stream, shown in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        method(model, images, batch_size=4, **{"samples" if method is smoothgrad else "steps": 2})
+        assert (label in stream.getvalue()) == shown

@@ -34,6 +34,7 @@ from torch import nn
 
 from scenelab.attacks.guard import check_pixel_model, check_pixels, frozen_eval
 from scenelab.errors import ScenelabError
+from scenelab.progress import progress
 
 Score = Literal["logit", "loss"]
 TargetSpec = int | torch.Tensor | None
@@ -118,7 +119,7 @@ def smoothgrad(
         sigma = noise * (images.amax(dim=(1, 2, 3)) - images.amin(dim=(1, 2, 3)))
         result = torch.empty_like(images)
         chunk = max(1, batch_size // samples)
-        for start in range(0, len(images), chunk):
+        for start in progress(range(0, len(images), chunk), "SmoothGrad", unit="chunk"):
             part = slice(start, start + chunk)
             copies = images[part].repeat_interleave(samples, dim=0)
             draws = torch.randn(
@@ -154,7 +155,8 @@ def integrated_gradients(
         weights = torch.tensor(0.5 * weights, dtype=images.dtype, device=images.device)
         path_integral = torch.zeros_like(images)
         chunk = max(1, batch_size // steps)
-        for start in range(0, len(images), chunk):
+        chunks = range(0, len(images), chunk)
+        for start in progress(chunks, "Integrated Gradients", unit="chunk"):
             part = slice(start, start + chunk)
             origin, difference = baselines[part], images[part] - baselines[part]
             points = origin[None] + alphas.view(-1, 1, 1, 1, 1) * difference[None]
