@@ -1,6 +1,6 @@
-"""Progress bars of the commands other than training (eval, attack, reproduce): tqdm on
-standard error when it is a terminal, nothing otherwise, so logs and piped output stay
-as they were."""
+"""Progress bars of the commands other than training (eval, attack, SmoothGrad and
+Integrated Gradients saliency, reproduce): tqdm on standard error when it is a terminal,
+nothing otherwise, so logs and piped output stay as they were."""
 
 from __future__ import annotations
 
