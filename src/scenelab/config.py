@@ -54,6 +54,7 @@ MAX_THREADS = 1024
 # adv_epsilon and adv_step_size are pixel fractions, checked by attacks.epsilon.
 SETTING_BOUNDS: dict[str, Bounds] = {
     "epochs": COUNT,
+    "limit_train_batches": COUNT,
     "batch_size": Bounds(1, MAX_BATCH, integer=True),
     "lr": POSITIVE,
     "wd": NON_NEGATIVE,
@@ -109,6 +110,7 @@ class RunConfig:
     conv: str = "native"
     pretrained: str | None = None
     epochs: int | None = None
+    limit_train_batches: int | None = None  # batches per epoch at most (smoke runs); None: all
     batch_size: int | None = None
     lr: float | None = None
     wd: float = 1e-4

@@ -12,6 +12,7 @@ import signal
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import DistributedSampler
 from torchvision.transforms import v2
 
 from scenelab.checkpoint import load_checkpoint
@@ -20,6 +21,8 @@ from scenelab.errors import ScenelabError
 from scenelab.train import engine
 from scenelab.train.build import build_mixing, build_optimizer
 from scenelab.train.command import resumed_config
+from scenelab.train.sampling import ResumableSampler
+from scenelab.train.schedule import warmup_cosine_lr
 
 
 def test_adamw_is_torchs_adamw_with_the_run_settings():
@@ -97,7 +100,10 @@ def test_ema_weights_are_the_moving_average_of_the_trained_ones(tiny_config, tmp
     assert {"val_ema_loss", "val_ema_top1", "val_ema_top5"} <= set(rows[-1])
 
 
-@pytest.mark.parametrize("changes", [{"opt": "adamw"}, {"ema": 0.9}, {"mixup": 0.4, "cutmix": 1.0}])
+@pytest.mark.parametrize(
+    "changes",
+    [{"opt": "adamw"}, {"ema": 0.9}, {"mixup": 0.4, "cutmix": 1.0}, {"limit_train_batches": 2}],
+)
 def test_a_run_with_the_flag_resumes_bit_exact(tiny_config, tmp_path, monkeypatch, changes):
     engine.train(tiny_config(tmp_path / "straight", **changes))
     reference = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
@@ -152,3 +158,19 @@ def test_pretrained_takes_the_backbone_of_a_scenelab_run(tmp_path):
                 **{**settings, "model": "resnet34"}, out=str(tmp_path / "x"), pretrained=str(first)
             )
         )
+
+
+def test_limit_train_batches_trains_the_first_batches_of_each_shuffled_epoch(tiny_config, tmp_path):
+    """Lightning's limit_train_batches: the schedule spans the shortened epochs."""
+    rows = engine.train(tiny_config(tmp_path / "run", epochs=2, limit_train_batches=2))
+    assert [row["step"] for row in rows] == [2, 4]
+    base_lr = resolve(tiny_config(tmp_path / "x"), image_size=16).lr
+    # one epoch (2 steps) of warm-up, then the cosine over steps 2-4: half way at step 3
+    assert rows[-1]["lr"] == pytest.approx(warmup_cosine_lr(3, base_lr, 2, 4)) == base_lr / 2
+    sampler = ResumableSampler(24, seed=0, limit=16)  # 2 batches of 8 of 24 images
+    for epoch in range(2):
+        reference = DistributedSampler(range(24), num_replicas=1, rank=0, shuffle=True, seed=0)
+        reference.set_epoch(epoch)
+        sampler.set_epoch(epoch, start=8)
+        assert len(sampler) == 8
+        assert [index for index, _ in sampler] == list(reference)[8:16]

@@ -94,6 +94,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--epochs", type=setting("epochs"), metavar="N", help="default 60; digits 10"
     )
     recipe.add_argument(
+        "--limit-train-batches",
+        type=setting("limit_train_batches"),
+        metavar="N",
+        help="train on the first N batches of each epoch's shuffled order only, for smoke "
+        "runs (validation stays whole; the schedule spans the shortened epochs)",
+    )
+    recipe.add_argument(
         "--batch-size",
         type=setting("batch_size"),
         metavar="N",

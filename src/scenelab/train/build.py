@@ -71,8 +71,13 @@ def build_data(config: ResolvedConfig, world: World) -> TrainData:
             f"({len(train_set)} images in {config.data})"
         )
     local_batch = config.batch_size // world.world_size
+    limit = config.limit_train_batches
     sampler = ResumableSampler(
-        len(train_set), seed=config.seed, rank=world.rank, world_size=world.world_size
+        len(train_set),
+        seed=config.seed,
+        rank=world.rank,
+        world_size=world.world_size,
+        limit=None if limit is None else limit * local_batch,
     )
     loader_settings = dict(
         shuffle=False, workers=config.workers, seed=config.seed, channels_last=config.channels_last

@@ -18,14 +18,22 @@ _SEED_RANGE = 2**62
 
 
 class ResumableSampler(Sampler[tuple[int, int]]):
-    """Yields ``(index, augmentation seed)`` for this rank's share of one epoch,
-    starting ``start`` samples into it."""
+    """Yields ``(index, augmentation seed)`` for this rank's share of one epoch, its first
+    ``limit`` samples (all without one), starting ``start`` samples into it."""
 
     def __init__(
-        self, size: int, *, seed: int, shuffle: bool = True, rank: int = 0, world_size: int = 1
+        self,
+        size: int,
+        *,
+        seed: int,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        limit: int | None = None,
     ) -> None:
         self.size = size
         self.seed = seed
+        self.limit = limit
         self.order = DistributedSampler(
             range(size), num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed
         )
@@ -45,11 +53,11 @@ class ResumableSampler(Sampler[tuple[int, int]]):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         seeds = self.sample_seeds().tolist()
-        for index in list(self.order)[self.start :]:
+        for index in list(self.order)[: self.limit][self.start :]:
             yield index, seeds[index]
 
     def __len__(self) -> int:
-        return len(self.order) - self.start
+        return len(range(len(self.order))[: self.limit]) - self.start
 
 
 class SeededSamples(Dataset):
