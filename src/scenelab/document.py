@@ -113,9 +113,9 @@ body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
 h1 { border-bottom: 2px solid #ccc; padding-bottom: .3rem; }
 h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: .9rem; }
-th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }
+th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; }
 th { background: #f2f2f2; }
-td:first-child, th:first-child { text-align: left; }
+td.number { text-align: right; }
 code { background: #f4f4f4; padding: 0 .2rem; border-radius: 3px; font-size: .9em; }
 pre { background: #f4f4f4; padding: .7rem; white-space: pre-wrap; font-size: .85rem; }
 .figures { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
@@ -123,6 +123,15 @@ figure { margin: 1rem 0; }
 img { width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .9rem; }
 """
+
+
+NUMBER = re.compile(r"[-+]?(\d[\d,.]*(e[-+]?\d+)?|n/a|-)(%| s| min|x)?")
+
+
+def _html_cell(text: str) -> str:
+    """A table cell; numbers (and 'n/a', '-') right-aligned, text left-aligned."""
+    number = ' class="number"' if NUMBER.fullmatch(text) else ""
+    return f"<td{number}>{safetext.html(text)}</td>"
 
 
 def to_html(blocks: list[Block], title: str) -> str:
@@ -143,7 +152,7 @@ def to_html(blocks: list[Block], title: str) -> str:
         elif isinstance(block, Table):
             header = "".join(f"<th>{safetext.html(cell)}</th>" for cell in block.header)
             rows = "".join(
-                "<tr>" + "".join(f"<td>{safetext.html(cell)}</td>" for cell in row) + "</tr>"
+                "<tr>" + "".join(_html_cell(cell) for cell in row) + "</tr>"
                 for row in block.rows
             )
             body.append(f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>")

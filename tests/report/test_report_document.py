@@ -109,3 +109,11 @@ def test_html_paragraph_and_code_escape_markup():
     reader = PageReader()
     reader.feed(to_html([Paragraph("1 < 2 & `a<b>`"), Code("<script>")], "t"))
     assert reader.text["p"] == ["1 < 2 & "] and reader.text["code"] == ["a<b>", "<script>"]
+
+
+def test_html_tables_right_align_numbers_and_left_align_text():
+    table = Table(["what", "value"], [["top-1", "97.22"], ["time", "1.28x"], ["shape", "16x16"]])
+    page = to_html([table], "t")
+    assert '<td>top-1</td><td class="number">97.22</td>' in page
+    assert '<td class="number">1.28x</td>' in page
+    assert "<td>16x16</td>" in page  # an image size is text
