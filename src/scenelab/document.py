@@ -125,7 +125,8 @@ figcaption { color: #555; font-size: .9rem; }
 """
 
 
-NUMBER = re.compile(r"[-+]?(\d[\d,.]*(e[-+]?\d+)?|n/a|-)(%| s| min|x)?")
+_ONE_NUMBER = r"[-+]?(\d[\d,.]*(e[-+]?\d+)?|n/a|-)(%| s| min|x)?"
+NUMBER = re.compile(rf"{_ONE_NUMBER}(, {_ONE_NUMBER})*")  # one, or a list: "1, 3"
 
 
 def _html_cell(text: str) -> str:
@@ -152,8 +153,7 @@ def to_html(blocks: list[Block], title: str) -> str:
         elif isinstance(block, Table):
             header = "".join(f"<th>{safetext.html(cell)}</th>" for cell in block.header)
             rows = "".join(
-                "<tr>" + "".join(_html_cell(cell) for cell in row) + "</tr>"
-                for row in block.rows
+                "<tr>" + "".join(_html_cell(cell) for cell in row) + "</tr>" for row in block.rows
             )
             body.append(f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(block, Figure):

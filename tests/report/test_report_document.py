@@ -117,3 +117,4 @@ def test_html_tables_right_align_numbers_and_left_align_text():
     assert '<td>top-1</td><td class="number">97.22</td>' in page
     assert '<td class="number">1.28x</td>' in page
     assert "<td>16x16</td>" in page  # an image size is text
+    assert '<td class="number">1, 3</td>' in to_html([Table(["sections"], [["1, 3"]])], "t")
