@@ -88,6 +88,8 @@ class RunContext:
     def close_logs(self, state: TrainState) -> None:
         if self.tensorboard is None:
             return
+        if state.history:
+            self.tensorboard.add_hparams(self.config.to_dict(), state.history)
         self.tensorboard.close()
         print(format_table(state.history), flush=True)
         best = max(state.history, key=lambda row: row["val_top1"])

@@ -57,6 +57,9 @@ def metric_columns(row: dict[str, Any]) -> tuple[str, ...]:
     return METRIC_COLUMNS + tuple(column for column in ADV_COLUMNS + EMA_COLUMNS if column in row)
 
 
+HPARAM_METRICS = ("val_loss", "val_top1", "val_top5")  # of the last epoch, beside the best top-1
+
+
 class TensorBoardLog:
     """Scalars per epoch under ``train/``, ``val/`` and ``run/``, x axis = epoch."""
 
@@ -73,6 +76,18 @@ class TensorBoardLog:
             tag = f"{group}/{name}" if group in ("train", "val") else f"run/{column}"
             self.writer.add_scalar(tag, row[column], epoch)
         self.writer.flush()
+
+    def add_hparams(self, settings: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        """The run's settings beside its final and best val metrics, for TensorBoard's
+        HParams tab (in the run folder's ``hparams/``)."""
+        shown = {
+            key: value if isinstance(value, (bool, int, float, str)) else str(value)
+            for key, value in settings.items()
+        }
+        final = history[-1]
+        metrics = {f"hparam/final_{name}": final[name] for name in HPARAM_METRICS}
+        metrics["hparam/best_val_top1"] = max(row["val_top1"] for row in history)
+        self.writer.add_hparams(shown, metrics, run_name="hparams")
 
     def close(self) -> None:
         self.writer.close()
