@@ -156,13 +156,11 @@ def format_table(table: list[CompareRow], escape: Callable[[str], str]) -> str:
     """A Markdown table, readable as plain text too. Text cells (run, model and conv names)
     go through ``escape``: `safetext.markdown` for compare.md, `safetext.terminal` for
     the terminal."""
-    rows = (
-        [
-            value if isinstance(value, str) else form.format(value)
-            for value, form in ((getattr(row, key), form) for key, _, form in COLUMNS)
-        ]
-        for row in table
-    )
+
+    def cell(value: Any, form: str) -> str:
+        return value if isinstance(value, str) else form.format(value)
+
+    rows = ([cell(getattr(row, key), form) for key, _, form in COLUMNS] for row in table)
     return markdown_table([header for _, header, _ in COLUMNS], rows, escape)
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from scenelab.study import verdicts
-from scenelab.study.focus import blank_highest, measure_focus
+from scenelab.study.focus import blank_highest, measure_focus, read_focus
 from scenelab.study.verdicts import FAILS, HOLDS, NOT_TESTED, Verdict, combined
 
 
@@ -161,3 +161,9 @@ def test_focus_deletion_of_what_the_model_reads_costs_more_than_random_deletion(
     # Four random pixels of 100 darken the corner below grey only if three of them fall in
     # it (a chance of about 4 in 10^5 per image).
     assert focus.random_top1 == 100.0
+
+
+def test_a_focus_file_of_the_earlier_measure_is_measured_again(tmp_path):
+    old = tmp_path / "saliency_focus.json"
+    old.write_text('{"images": 8, "saliency_share": 0.5, "content_share": 0.5}')
+    assert read_focus(old) is None and read_focus(tmp_path / "absent.json") is None

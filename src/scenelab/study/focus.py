@@ -21,13 +21,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from scenelab.explain.saliency import channel_max_abs, gradient, predicted_classes
+from scenelab.explain.saliency import BATCH_SIZE, channel_max_abs, gradient, predicted_classes
 from scenelab.runs import evaluation_dataset, load_run, spread_indices, stack_images
 
 DELETED_SHARE = 0.1  # of each image's pixels, blanked
 FOCUS_IMAGES = 512  # val images measured (all of them where there are fewer)
 FOCUS_FILE = "saliency_focus.json"  # in the run's plots folder, beside the figure
-BATCH_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -48,12 +47,16 @@ class SaliencyFocus:
         return asdict(self)
 
 
-def is_focus_file(path: Path) -> bool:
-    """Whether ``path`` holds a SaliencyFocus as this version writes it (earlier ones held
-    the share of saliency on pixels unlike the border: measured again, not misread)."""
+def read_focus(path: Path) -> SaliencyFocus | None:
+    """saliency_focus.json as a SaliencyFocus; None if absent or written by an earlier
+    version (the share of saliency on pixels unlike the border: measured again, not
+    misread)."""
     if not path.is_file():
-        return False
-    return set(json.loads(path.read_text())) == {field.name for field in fields(SaliencyFocus)}
+        return None
+    values = json.loads(path.read_text())
+    if set(values) != {field.name for field in fields(SaliencyFocus)}:
+        return None
+    return SaliencyFocus.from_dict(values)
 
 
 def blank_highest(pixels: torch.Tensor, scores: torch.Tensor, share: float) -> torch.Tensor:

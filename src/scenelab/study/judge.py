@@ -11,7 +11,7 @@ from scenelab.evaluate import EvalRecord
 from scenelab.runs import read_run
 from scenelab.study import verdicts
 from scenelab.study.conv import ConvStudy
-from scenelab.study.focus import FOCUS_FILE, SaliencyFocus, is_focus_file
+from scenelab.study.focus import FOCUS_FILE, read_focus
 from scenelab.study.plan import BLOCK_MODELS, CONV_STUDY, FINE_TUNED, Plan, blocks_compare_options
 from scenelab.study.render import read_record, run_config
 from scenelab.study.render_conv import ERRORS, read_checks
@@ -82,8 +82,7 @@ def evaluation(plan: Plan) -> list[Verdict]:
 
 def robustness(plan: Plan) -> list[Verdict]:
     simplenet, adversarial = plan.run_dir("simplenet"), plan.run_dir("simplenet-adv")
-    focus_file = simplenet / "plots" / FOCUS_FILE
-    focus = read_record(focus_file, SaliencyFocus.from_dict) if is_focus_file(focus_file) else None
+    focus = read_focus(simplenet / "plots" / FOCUS_FILE)
     found = [
         Verdict(5, NOT_TESTED, NOT_RUN)
         if focus is None

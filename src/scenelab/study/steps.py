@@ -24,7 +24,7 @@ from scenelab.ops.check import check_conv2d
 from scenelab.options import Command
 from scenelab.safetext import terminal
 from scenelab.study.conv import summarise_study, train_side_by_side
-from scenelab.study.focus import FOCUS_FILE, focus_of_run, is_focus_file
+from scenelab.study.focus import FOCUS_FILE, focus_of_run, read_focus
 from scenelab.study.plan import (
     ADVERSARIAL,
     BLOCK_MODELS,
@@ -139,7 +139,7 @@ def robustness(plan: Plan, timings: Timings) -> None:
             options = saliency_options(plan)
             announce(options)
             saliency_figure(options)
-    if not (is_current(focus, simplenet) and is_focus_file(focus)):
+    if not (is_current(focus, simplenet) and read_focus(focus)):
         with timings.measure(7, "saliency deletion"):
             device = pick_device(plan.device)
             write_json(focus, focus_of_run(simplenet, plan.data, device).to_dict())

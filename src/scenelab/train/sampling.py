@@ -57,7 +57,8 @@ class ResumableSampler(Sampler[tuple[int, int]]):
             yield index, seeds[index]
 
     def __len__(self) -> int:
-        return len(range(len(self.order))[: self.limit]) - self.start
+        epoch = len(self.order) if self.limit is None else min(self.limit, len(self.order))
+        return epoch - self.start
 
 
 class SeededSamples(Dataset):
