@@ -40,7 +40,7 @@ def test_learning_needs_three_times_chance_and_a_falling_loss():
 
 def test_blocks_rule_each_part():
     seconds = {2: 1.0, 3: 1.2, 4: 1.5}
-    assert verdicts.blocks(40.0, {2: 41.0, 3: 44.0, 4: 45.0}, seconds, 1000).status == HOLDS
+    assert verdicts.blocks(40.0, {2: 41.0, 3: 44.0, 4: 45.0}, seconds, 5, 1000).status == HOLDS
     cases = [
         (50.0, {2: 41.0, 3: 44.0, 4: 45.0}, seconds, "not above SimpleNet"),
         (40.0, {2: 48.0, 3: 44.0, 4: 45.0}, seconds, "end below 2"),
@@ -48,7 +48,7 @@ def test_blocks_rule_each_part():
         (40.0, {2: 41.0, 3: 44.0, 4: 45.0}, {2: 1.0, 3: 1.6, 4: 1.5}, "do not cost more"),
     ]
     for simplenet, best, cost, message in cases:
-        verdict = verdicts.blocks(simplenet, best, cost, 1000)
+        verdict = verdicts.blocks(simplenet, best, cost, 5, 1000)
         assert verdict.status == FAILS and message in verdict.reason
 
 
@@ -57,8 +57,8 @@ def test_blocks_tolerate_3_below_2_within_sampling_noise():
     error of the difference (0.48 points); the same gap on 10,000 images (0.09) is not."""
     seconds = {2: 1.0, 3: 1.2, 4: 1.5}
     best = {2: 100 * 359 / 360, 3: 100 * 358 / 360, 4: 98.61}
-    assert verdicts.blocks(97.22, best, seconds, 360).status == HOLDS
-    many = verdicts.blocks(97.22, best, seconds, 10_000)
+    assert verdicts.blocks(97.22, best, seconds, 5, 360).status == HOLDS
+    many = verdicts.blocks(97.22, best, seconds, 5, 10_000)
     assert many.status == FAILS and "end below 2" in many.reason
     two, three = 359 / 360, 358 / 360
     error = math.sqrt((two * (1 - two) + three * (1 - three)) / 360)

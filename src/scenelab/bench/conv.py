@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scenelab.bench.interleave import interleaved_samples
 from scenelab.document import markdown_table
 from scenelab.errors import ScenelabError
 from scenelab.files import write_json
@@ -181,13 +182,7 @@ def _training_step(impl: str, settings: Settings) -> Callable[[], tuple[float, f
 def _interleaved_medians(
     make: Callable[[str], Callable[[], tuple[float, float]]], repeats: int
 ) -> tuple[dict[str, float], dict[str, float]]:
-    runs = {impl: make(impl) for impl in IMPLEMENTATIONS}
-    for run in runs.values():  # warm-up: allocator, oneDNN primitive caches
-        run()
-    samples: dict[str, list[tuple[float, float]]] = {impl: [] for impl in IMPLEMENTATIONS}
-    for _ in range(repeats):
-        for impl, run in runs.items():
-            samples[impl].append(run())
+    samples = interleaved_samples({impl: make(impl) for impl in IMPLEMENTATIONS}, repeats)
     forward = {i: statistics.median(s[0] for s in samples[i]) for i in IMPLEMENTATIONS}
     backward = {i: statistics.median(s[1] for s in samples[i]) for i in IMPLEMENTATIONS}
     return forward, backward

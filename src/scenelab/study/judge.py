@@ -15,6 +15,7 @@ from scenelab.study.focus import FOCUS_FILE, read_focus
 from scenelab.study.plan import BLOCK_MODELS, CONV_STUDY, FINE_TUNED, Plan, blocks_compare_options
 from scenelab.study.render import read_record, run_config
 from scenelab.study.render_conv import ERRORS, read_checks
+from scenelab.study.step_time import STEP_TIMES_FILE, StepTimes
 from scenelab.study.verdicts import NOT_TESTED, Verdict
 
 NOT_RUN = "not run yet"
@@ -53,13 +54,15 @@ def blocks(plan: Plan) -> list[Verdict]:
     simplenet_dir = plan.run_dir("simplenet")
     if not (folder / "compare.csv").is_file() or not (simplenet_dir / "metrics.csv").is_file():
         return [Verdict(3, NOT_TESTED, NOT_RUN)]
+    times = read_record(folder / STEP_TIMES_FILE, StepTimes.from_dict)
+    if times is None:
+        return [Verdict(3, NOT_TESTED, NOT_RUN)]
     rows = {row.model: row for row in read_compare_table(folder)}
-    counts = {int(name[-1]): rows[name] for name in BLOCK_MODELS}
-    best = {blocks: row.best_val_top1 for blocks, row in counts.items()}
-    seconds = {blocks: row.wall_time_min * 60 / row.epochs for blocks, row in counts.items()}
+    best = {int(name[-1]): rows[name].best_val_top1 for name in BLOCK_MODELS}
+    seconds = {int(name[-1]): times.seconds[name] for name in BLOCK_MODELS}
     simplenet_best = max(read_run(simplenet_dir).column("val_top1"))
     images = len(build_dataset(plan.data, "val"))
-    return [verdicts.blocks(simplenet_best, best, seconds, images)]
+    return [verdicts.blocks(simplenet_best, best, seconds, times.repeats, images)]
 
 
 def transfer(plan: Plan) -> list[Verdict]:

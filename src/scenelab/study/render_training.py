@@ -23,7 +23,9 @@ from scenelab.study.render import (
     compare_table,
     figure,
     mean,
+    read_record,
 )
+from scenelab.study.step_time import STEP_TIMES_FILE, StepTimes
 
 
 def simplenet_section(plan: Plan) -> list[Block]:
@@ -73,16 +75,36 @@ def blocks_section(plan: Plan) -> list[Block]:
     if not (folder / "compare.csv").is_file():
         return [Paragraph(NOT_YET), code]
     return [
-        Paragraph(
-            "OurBestNet is a stem followed by 2, 3 or 4 Inception modules; deeper variants "
-            "cost more time per epoch."
-        ),
+        Paragraph("OurBestNet is a stem followed by 2, 3 or 4 Inception modules."),
         compare_table(folder),
+        *step_times_blocks(read_record(folder / STEP_TIMES_FILE, StepTimes.from_dict)),
         *figure(
             folder / "compare_top1.png", "Convergence: top-1 of OurBestNet with 2, 3, 4 blocks"
         ),
         *figure(folder / "compare_loss.png", "Convergence: loss of OurBestNet with 2, 3, 4 blocks"),
         code,
+    ]
+
+
+def step_times_blocks(times: StepTimes | None) -> list[Block]:
+    """The time each block count costs, measured side by side: the runs' wall times above
+    depend on what else shared the machine while each trained."""
+    if times is None:
+        return []
+    first = times.seconds[BLOCK_MODELS[0]]
+    return [
+        Paragraph(
+            f"Time per training step, measured side by side after training (medians of "
+            f"{times.repeats} interleaved steps on a batch of {times.batch_size} at "
+            f"{times.image_size} px; the wall times above depend on what else ran meanwhile):"
+        ),
+        Table(
+            ["model", "seconds per step", f"x {BLOCK_MODELS[0]}"],
+            [
+                [name, f"{times.seconds[name]:.3f}", f"{times.seconds[name] / first:.2f}"]
+                for name in BLOCK_MODELS
+            ],
+        ),
     ]
 
 

@@ -13,6 +13,8 @@ before it runs and is the one the report shows.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from scenelab.attacks.report import attack_run
 from scenelab.bench.conv import bench_conv
 from scenelab.compare import CompareOptions, compare_runs
@@ -42,6 +44,7 @@ from scenelab.study.plan import (
 )
 from scenelab.study.render import command_line
 from scenelab.study.state import FINISHED, NEW, PARTIAL, Timings, checked_state, is_current
+from scenelab.study.step_time import STEP_TIMES_FILE, time_steps
 from scenelab.train.engine import train
 
 
@@ -111,7 +114,14 @@ def custom_vs_native(plan: Plan, timings: Timings) -> None:
 
 def inception_blocks(plan: Plan, timings: Timings) -> None:
     train_runs(plan, list(BLOCK_MODELS), timings, 4)
-    compare(blocks_compare_options(plan))
+    options = blocks_compare_options(plan)
+    compare(options)
+    run_dirs = [plan.run_dir(name) for name in BLOCK_MODELS]
+    times = options.out_folder() / STEP_TIMES_FILE
+    if not all(is_current(times, run_dir) for run_dir in run_dirs):
+        with timings.measure(4, "step times"):
+            print(f"timing a training step of {', '.join(BLOCK_MODELS)}, interleaved", flush=True)
+            write_json(times, asdict(time_steps(run_dirs)))
 
 
 def resnet_vs_ourbestnet(plan: Plan, timings: Timings) -> None:
