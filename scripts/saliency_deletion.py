@@ -47,10 +47,17 @@ def main() -> None:
                     f"{focus.clean_top1:.2f}",
                     f"{focus.salient_top1:.2f}",
                     f"{focus.random_top1:.2f}",
-                    f"{salient / random:.2f}" if random > 0 else "-",
+                    f"{salient / random:.2f}" if random > 0 else "random does not lower top-1",
                 ]
             )
-    header = ["run", "deleted", "clean top-1", "salient deleted", "random deleted", "ratio"]
+    header = [
+        "run",
+        "deleted",
+        "clean top-1",
+        "salient deleted",
+        "random deleted",
+        "salient / random drop",
+    ]
     print(markdown_table(header, rows))
 
 

@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=BUDGET_CHOICES,
         default="smoke",
         help="smoke: 10 epochs at 16x16, minutes on a CPU (made for digits); small: 6 epochs "
-        "at 64x64 with bf16 and channels_last, 1-2 hours on 2 CPU cores (made for "
+        "at 64x64 with bf16 and channels_last, about 3 hours on 2 CPU cores (made for "
         "miniplaces20); full: the study's 60 epochs, batch 256, 128x128, for a GPU "
         "(default: smoke)",
     )

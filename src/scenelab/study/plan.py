@@ -90,7 +90,7 @@ BUDGETS = {
         sweep=SWEEP,
         saliency_images=20,
         bench={"quick": True, "batch_size": 32},
-        meant_for="miniplaces20, 1-2 hours on 2 CPU cores",
+        meant_for="miniplaces20, about 3 hours on 2 CPU cores with --pretrain-data",
     ),
     "full": Budget(
         name="full",
