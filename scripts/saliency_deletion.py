@@ -10,12 +10,15 @@ share and the model. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
 from scenelab.document import markdown_table
+from scenelab.errors import ScenelabError, user_message
 from scenelab.explain.saliency import BATCH_SIZE, channel_max_abs, gradient, predicted_classes
 from scenelab.runs import evaluation_dataset, load_run, spread_indices, stack_images
+from scenelab.safetext import terminal_lines
 from scenelab.study.focus import FOCUS_IMAGES, measure_focus
 
 SHARES = (0.02, 0.1, 0.25)
@@ -62,4 +65,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ScenelabError, OSError) as error:  # a bad run folder or dataset: one line
+        sys.exit(f"saliency_deletion: error: {terminal_lines(user_message(error))}")

@@ -3,10 +3,13 @@ the samples after one warm-up call each."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from scenelab.bench.interleave import interleaved_samples
+from scenelab.errors import ScenelabError
 from scenelab.study import step_time
+from scenelab.study.render import read_record
 from scenelab.train import engine
 
 
@@ -47,3 +50,14 @@ def test_time_steps_reports_the_median_of_each_runs_steps(tiny_config, tmp_path,
     times = step_time.time_steps(runs, repeats=3)
     assert times.seconds == {"two": 2.0, "three": 5.0}
     assert (times.batch_size, times.image_size, times.repeats) == (8, 16, 3)
+
+
+def test_a_damaged_record_file_is_named_in_one_line(tmp_path):
+    """A study record (step_times.json here) cut short or from another version: the
+    message names the file and says how to go on, instead of a JSON or TypeError."""
+    path = tmp_path / step_time.STEP_TIMES_FILE
+    for text in ('{"batch_size": nan', '{"x": 1}', "[1, 2]", "\xff\xfe"):
+        path.write_text(text, encoding="latin-1")
+        with pytest.raises(ScenelabError, match=r"step_times\.json: .*delete it") as error:
+            read_record(path, step_time.StepTimes.from_dict)
+        assert "\n" not in str(error.value)

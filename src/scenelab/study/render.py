@@ -25,6 +25,7 @@ from scenelab.compare import read_compare_table
 from scenelab.config import RunConfig
 from scenelab.data.spec import dataset_name
 from scenelab.document import Block, Code, Figure, Heading, Paragraph, Table, pct
+from scenelab.errors import ScenelabError
 from scenelab.options import Command
 from scenelab.safetext import markdown, markdown_code
 from scenelab.study.plan import Plan
@@ -141,8 +142,17 @@ def run_config(run_dir: Path) -> RunConfig | None:
 
 
 def read_record(path: Path, read: Callable[[Any], Record]) -> Record | None:
-    """The JSON file ``path`` read back through ``read`` (a ``from_dict``); None if absent."""
-    return read(json.loads(path.read_text())) if path.is_file() else None
+    """The JSON file ``path`` read back through ``read`` (a ``from_dict``); None if absent.
+    A file cut short or written by another version is refused, by name."""
+    if not path.is_file():
+        return None
+    try:
+        return read(json.loads(path.read_text()))
+    except (ValueError, TypeError, KeyError) as error:  # JSONDecodeError, UnicodeDecodeError
+        raise ScenelabError(
+            f"{path}: not a record this scenelab can read ({type(error).__name__}: "
+            f"{' '.join(str(error).split())}); delete it and run the step again"
+        ) from None
 
 
 def format_seconds(seconds: float) -> str:

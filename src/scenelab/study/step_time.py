@@ -59,6 +59,7 @@ def step_timer(run_dir: Path) -> tuple[Callable[[], float], RunConfig]:
     pixels = torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator)
     images = to_model_input(pixels, device, getattr(torch, config.dtype), config.channels_last)
     labels = torch.randint(0, len(loaded.classes), (config.batch_size,), generator=generator)
+    labels = labels.to(device)
     step = dict(
         loss_fn=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing),
         optimizer=build_optimizer(model, config),
@@ -68,7 +69,7 @@ def step_timer(run_dir: Path) -> tuple[Callable[[], float], RunConfig]:
 
     def run() -> float:
         started = time.perf_counter()
-        loss = train_step(model, images, labels.to(device), **step)[0]
+        loss = train_step(model, images, labels, **step)[0]
         loss.item()  # waits for the device
         return time.perf_counter() - started
 
