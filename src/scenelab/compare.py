@@ -90,9 +90,9 @@ def summarise(run: RunHistory) -> CompareRow:
         images_per_s=statistics.median(run.column("images_per_s")),
         peak_memory_mib=max(run.column("peak_memory_mib")),
         best_val_top1=max(run.column("val_top1")),
-        final_val_top1=last["val_top1"],
+        final_val_top1=run.column("val_top1")[-1],
         best_val_top5=max(run.column("val_top5")),
-        final_val_top5=last["val_top5"],
+        final_val_top5=run.column("val_top5")[-1],
     )
 
 

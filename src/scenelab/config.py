@@ -55,6 +55,9 @@ MAX_THREADS = 1024
 SETTING_BOUNDS: dict[str, Bounds] = {
     "epochs": COUNT,
     "limit_train_batches": COUNT,
+    "max_steps": COUNT,
+    "accum_steps": COUNT,
+    "val_every": COUNT,
     "batch_size": Bounds(1, MAX_BATCH, integer=True),
     "lr": POSITIVE,
     "wd": NON_NEGATIVE,
@@ -111,6 +114,9 @@ class RunConfig:
     pretrained: str | None = None
     epochs: int | None = None
     limit_train_batches: int | None = None  # batches per epoch at most (smoke runs); None: all
+    max_steps: int | None = None  # optimizer steps at most, the schedule planned for them
+    accum_steps: int = 1  # loader batches whose gradients are summed into one optimizer step
+    val_every: int = 1  # validate every N epochs (and always after the last)
     batch_size: int | None = None
     lr: float | None = None
     wd: float = 1e-4
@@ -282,6 +288,11 @@ def _problems(config: RunConfig) -> list[str]:
         problems.append("--nesterov needs a non-zero --momentum")
     if config.adv != "none" and (config.mixup is not None or config.cutmix is not None):
         problems.append("--mixup and --cutmix do not combine with --adv (its attack needs labels)")
+    if config.adv != "none" and config.val_every != 1:
+        problems.append(
+            "--val-every does not combine with --adv (its collapse check reads the robust "
+            "accuracy of every epoch)"
+        )
     if config.nesterov and config.opt != "sgd":
         problems.append(f"--nesterov is SGD's; --opt {config.opt} has no such option")
     if config.epochs is not None and config.warmup_epochs > config.epochs:

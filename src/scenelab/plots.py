@@ -6,6 +6,7 @@ never parsed as mathtext."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,12 +68,17 @@ def _train_and_val(
     rows: Sequence[dict[str, Any]], metric: str, ylabel: str, title: str, path: Path
 ) -> Path:
     """`train_METRIC` and `val_METRIC` per epoch, from metrics.csv rows."""
-    epochs = [row["epoch"] for row in rows]
     figure, axes = _subplots()
-    axes.plot(epochs, [row[f"train_{metric}"] for row in rows], marker="o", label="train")
-    axes.plot(epochs, [row[f"val_{metric}"] for row in rows], marker="s", label="val")
+    axes.plot(*_series(rows, f"train_{metric}"), marker="o", label="train")
+    axes.plot(*_series(rows, f"val_{metric}"), marker="s", label="val")
     _label(axes, "epoch", ylabel, title)
     return _save(figure, path)
+
+
+def _series(rows: Sequence[dict[str, Any]], column: str) -> tuple[list[float], list[float]]:
+    """Epochs and values of ``column`` where it was measured (--val-every leaves NaN)."""
+    kept = [row for row in rows if not math.isnan(row[column])]
+    return [row["epoch"] for row in kept], [row[column] for row in kept]
 
 
 def plot_accuracy_curves(
@@ -360,14 +366,10 @@ def plot_run_comparison(
     label, what = _CURVE_AXIS[curve]
     figure, axes = _subplots()
     for index, (name, rows) in enumerate(runs.items()):
-        epochs = [row["epoch"] for row in rows]
         style = {"color": f"C{index % 10}", "markersize": 3}
-        train = [row[f"train_{curve}"] for row in rows]
-        val = [row[f"val_{curve}"] for row in rows]
-        axes.plot(
-            epochs, train, linestyle="--", marker="o", label=f"{plot_text(name)} train", **style
-        )
-        axes.plot(epochs, val, marker="s", label=f"{plot_text(name)} val", **style)
+        train, val = _series(rows, f"train_{curve}"), _series(rows, f"val_{curve}")
+        axes.plot(*train, linestyle="--", marker="o", label=f"{plot_text(name)} train", **style)
+        axes.plot(*val, marker="s", label=f"{plot_text(name)} val", **style)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     untitled = f"{what.capitalize()}: train and val"
     _label(axes, "epoch", label, _title(title, what, untitled), fontsize="small")

@@ -9,6 +9,7 @@ checkpoints/{last,best}.pt; eval, predict, attack and saliency write next to the
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,9 @@ class RunHistory:
     rows: list[dict[str, float]]
 
     def column(self, name: str) -> list[float]:
-        return [row[name] for row in self.rows]
+        """The column's values over the epochs that measured it: an epoch --val-every did
+        not validate has NaN in its val columns, left out here."""
+        return [row[name] for row in self.rows if not math.isnan(row[name])]
 
 
 def read_run(folder: str | Path) -> RunHistory:

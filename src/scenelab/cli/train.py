@@ -101,6 +101,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "runs (validation stays whole; the schedule spans the shortened epochs)",
     )
     recipe.add_argument(
+        "--max-steps",
+        type=setting("max_steps"),
+        metavar="N",
+        help="stop after N optimizer steps, the last epoch cut short there (validated and "
+        "saved); the schedule is planned for N steps (as Hugging Face's Trainer)",
+    )
+    recipe.add_argument(
+        "--accum-steps",
+        type=setting("accum_steps"),
+        metavar="K",
+        help="sum the gradients of K batches into each optimizer step: the step of a batch "
+        "K times larger, in the memory of one (default 1; BatchNorm still sees each batch)",
+    )
+    recipe.add_argument(
+        "--val-every",
+        type=setting("val_every"),
+        metavar="N",
+        help="validate every N epochs and after the last (default 1); the others' val "
+        "columns in metrics.csv are NaN, and best.pt is chosen among validated epochs",
+    )
+    recipe.add_argument(
         "--batch-size",
         type=setting("batch_size"),
         metavar="N",

@@ -3,6 +3,7 @@ its device (DDP and torch.compile wrappers), the optimiser and the schedule."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,31 @@ from scenelab.train.sampling import ResumableSampler, SeededSamples, shard_indic
 from scenelab.train.schedule import WarmupCosineSchedule
 
 
+@dataclass(frozen=True)
+class RunLength:
+    """How long a run trains, in loader batches and in optimizer steps: one step per
+    ``--accum-steps`` batches (the last of an epoch's groups may be shorter), and at most
+    ``--max-steps`` steps in all, the last epoch then cut short where they end (as
+    Hugging Face's Trainer does). The schedule is planned for ``total_steps``."""
+
+    batches_per_epoch: int
+    steps_per_epoch: int
+    total_steps: int
+
+    @classmethod
+    def plan(cls, config: ResolvedConfig, batches_per_epoch: int) -> RunLength:
+        steps_per_epoch = math.ceil(batches_per_epoch / config.accum_steps)
+        total = config.epochs * steps_per_epoch
+        if config.max_steps is not None:
+            total = min(total, config.max_steps)
+        return cls(batches_per_epoch, steps_per_epoch, total)
+
+    @property
+    def epochs(self) -> int:
+        """The epochs the run trains (the last may be cut short by --max-steps)."""
+        return math.ceil(self.total_steps / self.steps_per_epoch)
+
+
 @dataclass
 class TrainData:
     """This process's share of the training and validation splits."""
@@ -33,7 +59,7 @@ class TrainData:
     train_loader: torch.utils.data.DataLoader
     val_loader: torch.utils.data.DataLoader
     local_batch: int  # this process's part of the global batch
-    steps_per_epoch: int
+    length: RunLength
 
 
 def build_data(config: ResolvedConfig, world: World) -> TrainData:
@@ -100,7 +126,7 @@ def build_data(config: ResolvedConfig, world: World) -> TrainData:
             **loader_settings,
         ),
         local_batch=local_batch,
-        steps_per_epoch=len(sampler) // local_batch,
+        length=RunLength.plan(config, len(sampler) // local_batch),
     )
 
 
@@ -177,10 +203,10 @@ def build_mixing(config: ResolvedConfig, num_classes: int) -> v2.Transform | Non
     return mixings[0] if len(mixings) == 1 else v2.RandomChoice(mixings)
 
 
-def build_schedule(config: ResolvedConfig, steps_per_epoch: int) -> WarmupCosineSchedule:
+def build_schedule(config: ResolvedConfig, length: RunLength) -> WarmupCosineSchedule:
     return WarmupCosineSchedule(
         base_lr=config.lr,
         weight_decay=config.wd,
-        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
-        total_steps=config.epochs * steps_per_epoch,
+        warmup_steps=round(config.warmup_epochs * length.steps_per_epoch),
+        total_steps=length.total_steps,
     )

@@ -18,7 +18,7 @@ from scenelab.errors import ScenelabError
 from scenelab.safetext import terminal
 from scenelab.train.distributed import World
 from scenelab.train.guard import StepGuard, StopSignals
-from scenelab.train.logs import TensorBoardLog, format_table
+from scenelab.train.logs import TensorBoardLog, format_table, validated
 from scenelab.train.schedule import warmup_cosine_lr
 from scenelab.train.state import TrainState
 
@@ -92,7 +92,7 @@ class RunContext:
             self.tensorboard.add_hparams(self.config.to_dict(), state.history)
         self.tensorboard.close()
         print(format_table(state.history), flush=True)
-        best = max(state.history, key=lambda row: row["val_top1"])
+        best = max(validated(state.history), key=lambda row: row["val_top1"])
         print(
             f"best val top-1 {best['val_top1']:.2f}% (epoch {best['epoch']}); "
             f"run folder {terminal(str(self.folder))}",

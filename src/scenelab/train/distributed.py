@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from scenelab.errors import ScenelabError
 
@@ -87,6 +90,16 @@ def peer_failure(world: World, error: BaseException) -> ScenelabError | None:
 def leave_world(world: World) -> None:
     if world.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def gradient_sync(model: nn.Module, sync: bool) -> AbstractContextManager:
+    """Around a backward pass: DDP's ``no_sync`` unless ``sync`` (the last batch of an
+    accumulated step all-reduces the summed gradients once); nothing for a model that is
+    not DDP. ``model`` may be DDP inside torch.compile's wrapper."""
+    ddp = getattr(model, "_orig_mod", model)
+    if sync or not isinstance(ddp, DistributedDataParallel):
+        return nullcontext()
+    return ddp.no_sync()
 
 
 def sum_across(world: World, values: list[float], device: torch.device) -> list[float]:

@@ -10,6 +10,7 @@ signals, the non-finite guard), `logs` (metrics.csv, TensorBoard, progress, plot
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -73,7 +74,9 @@ from scenelab.train.step import Totals, evaluate, to_model_input, train_step
 __all__ = ["NONFINITE_LOSS_EXIT", "to_model_input", "train", "train_one_epoch", "train_step"]
 
 PLOT_INTERVAL_S = 60.0  # redraw plots/*.png at most this often, and after the last epoch
-Step = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, Any]]
+Step = Callable[
+    ..., tuple[torch.Tensor, torch.Tensor, Any]
+]  # (images, labels, index=, group_size=)
 
 
 def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
@@ -106,7 +109,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
             model=model,
             optimizer=optimizer,
             scaler=grad_scaler(device, config.amp),
-            schedule=build_schedule(config, data.steps_per_epoch),
+            schedule=build_schedule(config, data.length),
             config=config,
             classes=data.classes,
             world_size=world.world_size,
@@ -128,12 +131,13 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
         run = RunContext(config, world, device, forward_model, guard, signals, mixing)
         run.open_logs(state, collapse)
         with run.signals:
-            for epoch in range(state.epoch, config.epochs):
+            for epoch in range(state.epoch, data.length.epochs):
                 if collapse:
                     break
                 started = train_one_epoch(epoch, state, step, data, run)
                 train_seconds = time.perf_counter() - started
-                val = evaluate(model, data.val_loader, device, run.dtype, config.channels_last)
+                validates = (epoch + 1) % config.val_every == 0 or epoch + 1 == data.length.epochs
+                val = validate(model, data, run) if validates else None  # --val-every
                 row = epoch_row(epoch, state, val, started, train_seconds, data, run)
                 if robust:
                     row.update(robust.measure(model, device))
@@ -151,11 +155,12 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
 def train_one_epoch(
     epoch: int, state: TrainState, step: Step, data: TrainData, run: RunContext
 ) -> float:
-    """Train the rest of ``epoch`` (from ``state.position``); returns when it started
-    (perf_counter, earlier by the time a stopped run had spent in it). Reads the loss and
-    the guard once per `log_interval`, and then saves last.pt if a stop signal came (then
-    stops) or --ckpt-minutes passed."""
-    config, device, world = run.config, run.device, run.world
+    """Train the rest of ``epoch`` (from ``state.position``), or up to --max-steps; returns
+    when it started (perf_counter, earlier by the time a stopped run had spent in it). With
+    --accum-steps K, every K batches make one optimizer step. Reads the loss and the guard
+    once per `log_interval` (a whole number of steps), and then saves last.pt if a stop
+    signal came (then stops) or --ckpt-minutes passed."""
+    config, device, world, length = run.config, run.device, run.world, data.length
     data.sampler.set_epoch(epoch, start=state.position * data.local_batch)
     # Checkpoints hold the generators' state as of their step: at an epoch boundary
     # that is before the loader starts, in mid-epoch after it started.
@@ -164,28 +169,37 @@ def train_one_epoch(
     batches = iter(data.train_loader)
     state.restore_rng()
     progress = (
-        EpochProgress(epoch, config.epochs, data.steps_per_epoch, state.position)
+        EpochProgress(epoch, length.epochs, length.batches_per_epoch, state.position)
         if world.is_main
         else None
     )
-    every = log_interval(data.steps_per_epoch)
+    accum = config.accum_steps
+    every = accum * log_interval(length.steps_per_epoch)
     started = time.perf_counter() - state.epoch_elapsed
     run.forward_model.train()
     for images, labels in batches:
-        lr = state.schedule.apply(state.optimizer, state.step)
-        place = StepPlace(state.step + 1, epoch + 1, state.position + 1, lr)
+        index = state.position % accum  # groups start at the epoch's start; so do resumes
+        group_size = min(accum, length.batches_per_epoch - state.position + index)
+        if index == 0:
+            lr = state.schedule.apply(state.optimizer, state.step)
+            place = StepPlace(state.step + 1, epoch + 1, state.position + 1, lr)
         labels = labels.to(device, non_blocking=True)
         inputs = to_model_input(images, device, run.dtype, config.channels_last)
         inputs, targets = run.mixing(inputs, labels) if run.mixing else (inputs, labels)
-        loss, logits, grad_norm = step(inputs, targets)
+        loss, logits, grad_norm = step(inputs, targets, index=index, group_size=group_size)
+        state.totals.add(loss, logits, labels)
+        state.position += 1
+        if progress is not None:
+            progress.advance(len(labels) * world.world_size)
+        if index < group_size - 1:
+            continue  # the optimizer steps after the group's last batch
         run.guard.record(place, loss, grad_norm)
         if state.ema is not None:
             state.ema.update_parameters(state.model)
-        state.totals.add(loss, logits, labels)
-        state.step, state.position = state.step + 1, state.position + 1
-        if progress is not None:
-            progress.advance(len(labels) * world.world_size)
-        if state.position % every and state.position < data.steps_per_epoch:
+        state.step += 1
+        limit_reached = state.step == length.total_steps  # --max-steps
+        epoch_ends = limit_reached or state.position == length.batches_per_epoch
+        if state.position % every and not epoch_ends:
             continue
         last_loss = run.guard.check(world, device)
         if progress is not None and last_loss is not None:
@@ -199,6 +213,8 @@ def train_one_epoch(
             save(state, run, "last.pt")
         if stop:
             raise run.stopped(run.signals.received or signal.SIGTERM, state)
+        if limit_reached:
+            break
     if progress is not None:
         progress.close()
     return started
@@ -240,25 +256,26 @@ def step_function(
 def epoch_row(
     epoch: int,
     state: TrainState,
-    val: Totals,
+    val: Totals | None,
     started: float,
     train_seconds: float,
     data: TrainData,
     run: RunContext,
 ) -> dict[str, Any]:
-    """The metrics row of a finished epoch, over every process (columns: logs.METRIC_COLUMNS)."""
+    """The metrics row of a finished epoch, over every process (columns: logs.METRIC_COLUMNS);
+    ``val`` None: not validated (--val-every), its val columns NaN."""
     world, device = run.world, run.device
     skipped = sum_across(world, [data.train_set.skipped_images], device)[0]
     ema = {}
     if state.ema is not None:
-        on = (data.val_loader, device, run.dtype, run.config.channels_last)
-        ema = evaluate(state.ema.module, *on).metrics("val_ema", world, device)
+        averaged = validate(state.ema.module, data, run) if val is not None else None
+        ema = val_metrics(averaged, "val_ema", run)
     row = {
         "epoch": epoch + 1,
         "step": state.step,
         "lr": state.optimizer.param_groups[0]["lr"],
         **state.totals.metrics("train", world, device),
-        **val.metrics("val", world, device),
+        **val_metrics(val, "val", run),
         "epoch_time_s": time.perf_counter() - started,
         "images_per_s": state.totals.samples * world.world_size / train_seconds,
         "peak_memory_mib": peak_memory_mib(device),
@@ -268,6 +285,17 @@ def epoch_row(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     return row
+
+
+def validate(model: nn.Module, data: TrainData, run: RunContext) -> Totals:
+    return evaluate(model, data.val_loader, run.device, run.dtype, run.config.channels_last)
+
+
+def val_metrics(val: Totals | None, prefix: str, run: RunContext) -> dict[str, float]:
+    """``val``'s loss, top-1 and top-5 over every process; NaN for an epoch not validated."""
+    if val is None:
+        return {f"{prefix}_{name}": math.nan for name in ("loss", "top1", "top5")}
+    return val.metrics(prefix, run.world, run.device)
 
 
 def log_epoch(
@@ -281,7 +309,7 @@ def log_epoch(
     write_metrics_csv(run.folder / "metrics.csv", state.history)
     run.tensorboard.add_epoch(row)
     if (
-        state.epoch == config.epochs
+        state.epoch == data.length.epochs
         or collapse is not None
         or time.monotonic() - run.last_plot >= PLOT_INTERVAL_S
     ):
@@ -290,12 +318,12 @@ def log_epoch(
         plot_run(
             state.history,
             state.schedule,
-            data.steps_per_epoch,
+            data.length.steps_per_epoch,
             config.warmup_epochs,
             run.folder / "plots",
             title,
         )
-    print(format_epoch(row, config.epochs), flush=True)
+    print(format_epoch(row, data.length.epochs), flush=True)
     if collapse:
         print(
             f"catastrophic overfitting at epoch {state.epoch}: {collapse}; training "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
 import time
 from pathlib import Path
@@ -72,6 +73,8 @@ class TensorBoardLog:
     def add_epoch(self, row: dict[str, Any]) -> None:
         epoch = row["epoch"]
         for column in metric_columns(row)[2:]:
+            if math.isnan(row[column]):
+                continue  # not validated this epoch (--val-every)
             group, _, name = column.partition("_")
             tag = f"{group}/{name}" if group in ("train", "val") else f"run/{column}"
             self.writer.add_scalar(tag, row[column], epoch)
@@ -86,7 +89,7 @@ class TensorBoardLog:
         }
         final = history[-1]
         metrics = {f"hparam/final_{name}": final[name] for name in HPARAM_METRICS}
-        metrics["hparam/best_val_top1"] = max(row["val_top1"] for row in history)
+        metrics["hparam/best_val_top1"] = max(row["val_top1"] for row in validated(history))
         self.writer.add_hparams(shown, metrics, run_name="hparams")
 
     def close(self) -> None:
@@ -141,11 +144,20 @@ class EpochProgress:
             self.bar.close()
 
 
+def validated(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the epochs that were validated (--val-every leaves NaN in the others)."""
+    return [row for row in rows if not math.isnan(row["val_top1"])]
+
+
 def format_epoch(row: dict[str, Any], epochs: int) -> str:
+    val = (
+        f"val loss {row['val_loss']:.4f} top-1 {row['val_top1']:.2f}% top-5 {row['val_top5']:.2f}%"
+        if validated([row])
+        else "not validated"
+    )
     return (
         f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.4f} "
-        f"top-1 {row['train_top1']:.2f}%  val loss {row['val_loss']:.4f} "
-        f"top-1 {row['val_top1']:.2f}% top-5 {row['val_top5']:.2f}%  lr {row['lr']:.4g}  "
+        f"top-1 {row['train_top1']:.2f}%  {val}  lr {row['lr']:.4g}  "
         f"{row['epoch_time_s']:.1f} s  {row['images_per_s']:.0f} images/s"
     ) + "".join(
         f"  {name} top-1 {row[column]:.2f}%"
@@ -161,10 +173,15 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     )
     lines = [header, "-" * len(header)]
     for row in rows:
+        val = (
+            f"{row['val_loss']:>9.4f} {row['val_top1']:>8.2f}% {row['val_top5']:>8.2f}%"
+            if validated([row])
+            else f"{'-':>9} {'-':>9} {'-':>9}"  # not validated (--val-every)
+        )
         lines.append(
             f"{row['epoch']:>5} {row['lr']:>9.3g} {row['train_loss']:>10.4f} "
-            f"{row['train_top1']:>10.2f}% {row['val_loss']:>9.4f} {row['val_top1']:>8.2f}% "
-            f"{row['val_top5']:>8.2f}% {row['epoch_time_s']:>7.1f} {row['images_per_s']:>8.0f}"
+            f"{row['train_top1']:>10.2f}% {val} {row['epoch_time_s']:>7.1f} "
+            f"{row['images_per_s']:>8.0f}"
         )
     return "\n".join(lines)
 

@@ -77,8 +77,9 @@ class TrainState:
         self.history.append(row)
         self.epoch, self.position, self.epoch_elapsed = row["epoch"], 0, 0.0
         self.totals = Totals(self.totals.loss_sum.device)
-        is_best = row[self.best_metric] > self.best
-        self.best = max(self.best, row[self.best_metric])
+        is_best = row[self.best_metric] > self.best  # False for NaN: not validated
+        if is_best:
+            self.best = row[self.best_metric]
         return is_best
 
     def restore_rng(self) -> None:

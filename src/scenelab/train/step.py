@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scenelab.topk import correct_top_k
-from scenelab.train.distributed import World, sum_across
+from scenelab.train.distributed import World, gradient_sync, sum_across
 
 TOP_K = (1, 5)
 
@@ -45,9 +45,19 @@ def train_step(
     autocast: Callable[[], AbstractContextManager],
     make_inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     grad_clip: float | None = None,
+    *,
+    index: int = 0,
+    group_size: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """One SGD step on [0, 1] float images; returns the (detached) loss, logits and total
-    gradient L2 norm (None with fp16 loss scaling, whose scaler skips non-finite steps).
+    """One batch of an optimizer step on [0, 1] float images: the ``index``-th of the
+    ``group_size`` batches whose gradients are summed into one step (--accum-steps; one by
+    default). Returns the (detached) loss of this batch, its logits and, after the group's
+    last batch (the one that steps), the total gradient L2 norm (else None, and None with
+    fp16 loss scaling, whose scaler skips non-finite steps).
+
+    Each batch's loss is divided by ``group_size``, so that the step follows the mean loss
+    of the group's samples, as one batch ``group_size`` times larger would. Under DDP the
+    gradients are all-reduced once per group, on its last batch.
 
     ``make_inputs(images, labels)``, if given, replaces the batch first (adversarial
     training: it makes the examples in eval mode; the forward below runs in train mode).
@@ -57,11 +67,16 @@ def train_step(
     if make_inputs is not None:
         with autocast():
             images = make_inputs(images, labels)
+    steps = index == group_size - 1
     with autocast():
         logits = model(images)
         loss = loss_fn(logits, labels)
-    optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
+    if index == 0:
+        optimizer.zero_grad(set_to_none=True)
+    with gradient_sync(model, steps):
+        scaler.scale(loss / group_size if group_size > 1 else loss).backward()
+    if not steps:
+        return loss.detach(), logits.detach(), None
     scaler.unscale_(optimizer)
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     grads = [p.grad for p in parameters if p.grad is not None]
