@@ -32,7 +32,7 @@ from torch import nn
 from scenelab import __version__
 from scenelab.checkpoint import load_model
 from scenelab.errors import ScenelabError
-from scenelab.files import write_json
+from scenelab.files import output_file, write_json
 from scenelab.models.registry import SCENELAB_MODELS
 from scenelab.nn.conv import convert_convs
 from scenelab.nn.normalize import Normalize
@@ -94,7 +94,7 @@ def export_model(
         raise ScenelabError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     model, state = load_model(source)
     model = convert_convs(model, to="native").float().eval()
-    path = Path(out) if out is not None else _default_path(Path(source), fmt)
+    path = output_file(out) if out is not None else _default_path(Path(source), fmt)
     sidecar = path.with_name(path.name + ".json")
     for target in (path, sidecar):
         if target.exists():

@@ -15,6 +15,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from scenelab.errors import ScenelabError
+from scenelab.safetext import terminal
+
+
+def output_file(value: str | Path, flag: str = "--out") -> Path:
+    """``value`` as the path of a file to write, refused (naming ``flag``) when it names a
+    folder: one that exists (``/``, ``.``), or any path written with a trailing slash."""
+    path = Path(value)
+    if path.is_dir() or not path.name or str(value).endswith(("/", os.sep)):
+        raise ScenelabError(
+            f"{flag} {terminal(str(value))}: a folder; give the path of the file to write"
+        )
+    return path
+
 
 def temporary_name(path: Path) -> Path:
     """``.NAME.PID.HEX8.tmp`` beside ``path``: unique per process and per write."""

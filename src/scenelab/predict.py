@@ -26,7 +26,7 @@ from scenelab.evaluate import (
     eval_transform_for,
     predict_probabilities,
 )
-from scenelab.files import write_text
+from scenelab.files import output_file, write_text
 from scenelab.metrics import check_top_k
 from scenelab.options import command_argv, option
 from scenelab.runs import run_folder_of
@@ -129,7 +129,9 @@ def predict(options: PredictOptions) -> Predictions:
             rows.append(row)
             position += 1
 
-    out = Path(options.out) if options.out else run_folder_of(options.run) / "predictions.csv"
+    out = (
+        output_file(options.out) if options.out else run_folder_of(options.run) / "predictions.csv"
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)

@@ -141,6 +141,18 @@ def test_an_existing_file_is_never_overwritten(resnet_run, tmp_path):
     assert not (tmp_path / "mine.pt.json").exists()
 
 
+@pytest.mark.parametrize("out", ["/", ".", "folder", "folder/"])
+def test_an_out_that_is_a_folder_is_refused_by_name(resnet_run, tmp_path, monkeypatch, capsys, out):
+    """--out names the file to write; a folder (the root, ``.``, an existing one) is
+    refused in one line, and nothing is written in it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    assert main(["export", str(resnet_run), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"scenelab: error: --out {out}: a folder") and err.count("\n") == 1
+    assert list((tmp_path / "folder").iterdir()) == []
+
+
 def test_the_command_writes_beside_a_checkpoint(resnet_run, tmp_path, capsys):
     run = save_run(tmp_path / "run", "simplenet")
     checkpoint = run / "checkpoints" / "best.pt"

@@ -17,6 +17,7 @@ from scenelab.explain.saliency import (
     predicted_classes,
     smoothgrad,
 )
+from scenelab.files import output_file
 from scenelab.options import command_argv, option
 from scenelab.runs import evaluation_dataset, load_run, spread_indices, stack_images
 from scenelab.safetext import terminal
@@ -84,7 +85,7 @@ def saliency_figure(options: SaliencyOptions) -> Path:
             f"mean {gap.abs().mean():.3g}, max {gap.abs().max():.3g} ({options.steps} steps)"
         )
     path = (
-        Path(options.out)
+        output_file(options.out)
         if options.out
         else run.folder / "plots" / f"saliency_{options.method}.png"
     )
