@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import os
 import signal
@@ -108,10 +109,11 @@ def test_stop_signal_then_resume_is_bit_exact(tiny_config, uninterrupted, tmp_pa
     assert same_computation(rows) == same_computation(uninterrupted["metrics"])
 
 
-def test_cached_images_train_exactly_as_decoded_ones(tiny_config, uninterrupted, tmp_path, capsys):
+def test_cached_images_train_exactly_as_decoded_ones(tiny_config, uninterrupted, tmp_path, caplog):
     run = tmp_path / "cached"
+    caplog.set_level(logging.INFO, logger="scenelab")
     rows = train(tiny_config(run, cache_images=True, workers=2))
-    assert "decoded 36 images into memory" in capsys.readouterr().out
+    assert "decoded 36 images into memory" in caplog.text
     assert_same_weights(uninterrupted, load_checkpoint(run / "checkpoints" / "last.pt"))
     assert same_computation(rows) == same_computation(uninterrupted["metrics"])
     assert resumed_config(run, {"cache_images": False}).cache_images is False  # may change

@@ -3,7 +3,9 @@
 Each sub-command lives in its own module here with a ``register(subparsers)``
 function that adds its parser and sets ``func`` to the one library function it
 calls. Errors the user can fix are raised as ``ScenelabError`` and printed
-without a traceback. Anything else that escapes a command is a bug: the error boundary
+without a traceback. Messages go through `logging` (scenelab.log): ``-q/--quiet`` and
+``-v/--verbose``, given before or after the sub-command, set what the console shows.
+Anything else that escapes a command is a bug: the error boundary
 in ``main`` prints it as one line and exits 1, unless ``--debug`` (or SCENELAB_DEBUG=1)
 asks for the traceback.
 """
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 
 from scenelab import __version__
 from scenelab.errors import ScenelabError, user_message
+from scenelab.log import NORMAL, QUIET, VERBOSE, log_to_console
 from scenelab.safetext import terminal, terminal_lines
 
 # One module per sub-command group, in the order `scenelab --help` lists them.
@@ -49,10 +52,46 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the Python traceback of an unexpected error (also: SCENELAB_DEBUG=1)",
     )
+    add_verbosity(parser, default=NORMAL)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"scenelab.cli.{name}").register(subparsers)
+    for command in subparsers.choices.values():
+        add_verbosity_below(command)
     return parser
+
+
+def add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    """-q/--quiet and -v/--verbose; ``default`` SUPPRESS on sub-commands, so that a flag
+    given before the sub-command is not reset by it."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=QUIET,
+        default=default,
+        help="show only warnings and errors (no progress)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=VERBOSE,
+        default=default,
+        help="also show debugging messages",
+    )
+
+
+def add_verbosity_below(parser: argparse.ArgumentParser) -> None:
+    """The verbosity flags on ``parser`` and on every sub-command under it."""
+    add_verbosity(parser, default=argparse.SUPPRESS)
+    for action in parser._actions:  # argparse keeps sub-commands in a private action type
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                add_verbosity_below(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    log_to_console(args.verbosity)
     try:
         return int(args.func(args) or 0)
     except ScenelabError as error:  # messages name the user's paths: control characters escaped

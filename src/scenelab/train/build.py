@@ -3,6 +3,7 @@ its device (DDP and torch.compile wrappers), the optimiser and the schedule."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from scenelab.models.torchvision_models import read_weights
 from scenelab.train.distributed import World
 from scenelab.train.sampling import ResumableSampler, SeededSamples, shard_indices
 from scenelab.train.schedule import WarmupCosineSchedule
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,9 @@ def build_data(config: ResolvedConfig, world: World) -> TrainData:
     )
     cached = train_set.cached_bytes + val_set.cached_bytes
     if cached and world.is_main:
-        print(
+        log.info(
             f"decoded {len(train_set) + len(val_set):,} images into memory "
             f"({cached / 2**30:.2f} GiB) in {time.perf_counter() - started:.1f} s",
-            flush=True,
         )
     if config.batch_size > len(train_set):
         raise ScenelabError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from scenelab.evaluate import run_folder_of
 from scenelab.safetext import terminal
 from scenelab.train.engine import train
 from scenelab.train.runfolder import has_checkpoint
+
+log = logging.getLogger(__name__)
 
 CONFIG_KEYS = frozenset(field.name for field in fields(RunConfig))
 
@@ -29,7 +32,7 @@ def train_command(args: argparse.Namespace) -> int:
             run_dir = run_folder_of(run_dir)
         config = resumed_config(run_dir, overrides)
         if not has_checkpoint(run_dir):
-            print(
+            log.info(
                 f"{terminal(str(run_dir))} stopped before its first checkpoint; "
                 "starting it from the beginning"
             )

@@ -4,9 +4,11 @@ stop signals, the batch mixing, the run's logs, and when it last saved and plott
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,12 +17,15 @@ from torch import nn
 
 from scenelab.config import ResolvedConfig
 from scenelab.errors import ScenelabError
+from scenelab.log import log_file
 from scenelab.safetext import terminal
 from scenelab.train.distributed import World
 from scenelab.train.guard import StepGuard, StopSignals
 from scenelab.train.logs import TensorBoardLog, format_table, validated
 from scenelab.train.schedule import warmup_cosine_lr
 from scenelab.train.state import TrainState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,16 +65,31 @@ class RunContext:
             exit_code=128 + signum,
         )
 
-    def open_logs(self, state: TrainState, collapse: str | None) -> None:
-        """config.yaml and the TensorBoard log, on the main process; says so when an
-        adversarial run that collapsed (``collapse``: why) has nothing left to do."""
+    @contextmanager
+    def logs(self, state: TrainState, collapse: str | None) -> Iterator[None]:
+        """config.yaml, the TensorBoard log and train.log (appended to by a resumed run), on
+        the main process, for the block; says so when an adversarial run that collapsed
+        (``collapse``: why) has nothing left to do."""
         if not self.world.is_main:
+            yield
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         state.stored_config().to_yaml(self.folder / "config.yaml")
         self.tensorboard = TensorBoardLog(self.folder, first_epoch=state.epoch)
+        with log_file(self.folder / "train.log"):
+            self._say_where(state, collapse)
+            yield
+
+    def _say_where(self, state: TrainState, collapse: str | None) -> None:
+        where = f"at epoch {state.epoch + 1}, step {state.step + 1}" if state.step else ""
+        log.info(
+            f"{'resuming' if where else 'training'} {terminal(str(self.folder))} {where}".strip()
+        )
+        log.debug(f"resolved config: {terminal(str(self.config.to_dict()))}")
         if collapse:
-            print(f"stopped at epoch {state.epoch} on a collapse ({collapse}); nothing to resume")
+            log.info(
+                f"stopped at epoch {state.epoch} on a collapse ({collapse}); nothing to resume"
+            )
         if state.extended_from is not None:
             lr = warmup_cosine_lr(
                 state.step,
@@ -77,12 +97,11 @@ class RunContext:
                 state.schedule.warmup_steps,
                 state.schedule.total_steps,
             )
-            print(
+            log.info(
                 f"extending {terminal(str(self.folder))} from {state.extended_from} to "
                 f"{self.config.epochs} epochs: the learning-rate schedule is re-planned for "
                 f"{self.config.epochs} epochs and continues at step {state.step + 1} with lr "
                 f"{lr:.4g}",
-                flush=True,
             )
 
     def close_logs(self, state: TrainState) -> None:
@@ -91,10 +110,9 @@ class RunContext:
         if state.history:
             self.tensorboard.add_hparams(self.config.to_dict(), state.history)
         self.tensorboard.close()
-        print(format_table(state.history), flush=True)
+        log.info(format_table(state.history))
         best = max(validated(state.history), key=lambda row: row["val_top1"])
-        print(
+        log.info(
             f"best val top-1 {best['val_top1']:.2f}% (epoch {best['epoch']}); "
             f"run folder {terminal(str(self.folder))}",
-            flush=True,
         )

@@ -10,6 +10,7 @@ signals, the non-finite guard), `logs` (metrics.csv, TensorBoard, progress, plot
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import time
@@ -73,6 +74,8 @@ from scenelab.train.step import Totals, evaluate, to_model_input, train_step
 
 __all__ = ["NONFINITE_LOSS_EXIT", "to_model_input", "train", "train_one_epoch", "train_step"]
 
+log = logging.getLogger(__name__)
+
 PLOT_INTERVAL_S = 60.0  # redraw plots/*.png at most this often, and after the last epoch
 Step = Callable[
     ..., tuple[torch.Tensor, torch.Tensor, Any]
@@ -129,8 +132,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
         mixing = build_mixing(config, state.num_classes)  # None unless --mixup / --cutmix
         signals, guard = StopSignals(), StepGuard(last)
         run = RunContext(config, world, device, forward_model, guard, signals, mixing)
-        run.open_logs(state, collapse)
-        with run.signals:
+        with run.logs(state, collapse), run.signals:
             for epoch in range(state.epoch, data.length.epochs):
                 if collapse:
                     break
@@ -148,7 +150,7 @@ def train(config: RunConfig, *, resume: bool = False) -> list[dict[str, Any]]:
                 # last.pt is written last: it commits the epoch, so that a run killed before it
                 # redoes the epoch and rewrites the logs and best.pt exactly as they were.
                 save(state, run, *(["best.pt"] if is_best else []), "last.pt")
-        run.close_logs(state)
+            run.close_logs(state)
         return state.history
 
 
@@ -323,13 +325,12 @@ def log_epoch(
             run.folder / "plots",
             title,
         )
-    print(format_epoch(row, data.length.epochs), flush=True)
+    log.info(format_epoch(row, data.length.epochs))
     if collapse:
-        print(
+        log.info(
             f"catastrophic overfitting at epoch {state.epoch}: {collapse}; training "
             f"stopped, {terminal(str(run.folder / CHECKPOINT_DIR / 'best.pt'))} holds "
             "the most robust epoch",
-            flush=True,
         )
 
 
@@ -344,3 +345,4 @@ def save(state: TrainState, run: RunContext, *names: str) -> None:
     check_finite_weights(checkpoint["model"], state.step, run.guard.last_good)
     for name in names:
         save_checkpoint(run.folder / CHECKPOINT_DIR / name, checkpoint)
+    log.debug(f"saved {', '.join(names)} at step {state.step} (epoch {state.epoch + 1})")

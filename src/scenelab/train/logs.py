@@ -1,11 +1,12 @@
 """What a run reports: metrics.csv (one row per epoch), TensorBoard scalars, a progress
 bar per epoch (plain log lines when stdout is not a terminal), the epoch lines and the
-final table printed, and the plots."""
+final table (logged: scenelab.log), and the plots."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import sys
 import time
@@ -16,10 +17,13 @@ from tqdm import tqdm
 
 from scenelab import plots
 from scenelab.files import write_text
+from scenelab.log import console_shows
 from scenelab.train.schedule import WarmupCosineSchedule, warmup_cosine_lr
 
 # metrics.csv columns, in order. Accuracies are percentages; memory is in MiB;
 # skipped_images counts the undecodable images replaced since the process started.
+log = logging.getLogger(__name__)
+
 METRIC_COLUMNS = (
     "epoch",
     "step",
@@ -116,7 +120,7 @@ class EpochProgress:
         self.started = time.perf_counter()
         self.bar = (
             tqdm(total=batches, initial=done, desc=self.label, file=sys.stdout, leave=False)
-            if sys.stdout.isatty()
+            if sys.stdout.isatty() and console_shows(logging.INFO)
             else None
         )
 
@@ -133,10 +137,9 @@ class EpochProgress:
             return
         elapsed = time.perf_counter() - self.started
         eta = elapsed / max(self.done - self.first, 1) * (self.batches - self.done)
-        print(
+        log.info(
             f"{self.label} {self.done}/{self.batches} loss {loss:.4f} "
             f"{rate:.0f} images/s eta {_clock(eta)}",
-            flush=True,
         )
 
     def close(self) -> None:
