@@ -8,10 +8,10 @@ run config as a plain dict, with "model", "num_classes", "conv"), "classes" and 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,6 +21,9 @@ from torch import nn
 from scenelab.errors import ScenelabError
 from scenelab.files import temporary_name
 from scenelab.weights import NAMED_KEYS, describe_load_error, load_weights
+
+log = logging.getLogger(__name__)
+
 
 CHECKPOINT_DIR = "checkpoints"
 MODEL_KEYS = ("model", "num_classes", "conv")  # what a stored config must name to rebuild
@@ -166,7 +169,7 @@ def load_checkpoint(path_or_run_dir: str | Path, map_location: Any = "cpu") -> d
             errors.append(f"{candidate}: not a scenelab checkpoint (no 'model' state dict)")
             continue
         if errors:
-            print(f"scenelab: warning: {errors[0]}; using {candidate}", file=sys.stderr)
+            log.warning(f"{errors[0]}; using {candidate}")
         return state
     raise ScenelabError("unreadable checkpoint: " + "; ".join(errors) + _other_checkpoint(path))
 

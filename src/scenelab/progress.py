@@ -1,14 +1,18 @@
 """Progress bars of the commands other than training (eval, attack, SmoothGrad and
-Integrated Gradients saliency, reproduce): tqdm on standard error when it is a terminal,
-nothing otherwise, so logs and piped output stay as they were."""
+Integrated Gradients saliency, reproduce): tqdm on standard error when it is a terminal
+and the console shows progress (not under --quiet), nothing otherwise, so logs and piped
+output stay as they were."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from tqdm import tqdm
+
+from scenelab.log import console_shows
 
 Item = TypeVar("Item")
 
@@ -23,6 +27,6 @@ def progress(items: Iterable[Item], label: str, unit: str = "batch") -> Iterator
         unit=unit,
         file=sys.stderr,
         leave=False,
-        disable=not sys.stderr.isatty(),
+        disable=not (sys.stderr.isatty() and console_shows(logging.INFO)),
     )
     yield from bar

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import shutil
 import tarfile
@@ -23,6 +24,9 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from scenelab.errors import ScenelabError
+
+log = logging.getLogger(__name__)
+
 
 CHUNK_BYTES = 1 << 20
 MAX_MEMBER_BYTES = 1 << 30  # no MiniPlaces member is near 1 GiB; a bigger one is an attack
@@ -194,8 +198,8 @@ def _extract_once(archive: Path, directory: Path) -> None:
     if (directory / COMPLETE_ENTRY).is_dir():
         return
     for left in sorted(directory.glob(STAGING_PREFIX + "*")):
-        print(f"note: {left} was left by an interrupted extraction; it can be deleted")
-    print(f"extracting {archive}")
+        log.warning(f"{left} was left by an interrupted extraction; it can be deleted")
+    log.info(f"extracting {archive}")
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
     try:
         safe_extract(archive, staging)
@@ -256,12 +260,12 @@ def download_miniplaces(
         url = f"{mirror.rstrip('/')}/{remote.name}" if mirror else remote.url
         destination = directory / remote.name
         if destination.exists():
-            print(f"{destination}: already downloaded")
+            log.info(f"{destination}: already downloaded")
         else:
             fetch(url, destination, progress)
     archive = directory / MINIPLACES_ARCHIVE.name
     if checksum is not None:
         check_checksum(archive, checksum)
-    print(f"{archive}: sha256 {file_digest(archive, 'sha256')}")
+    log.info(f"{archive}: sha256 {file_digest(archive, 'sha256')}")
     _extract_once(archive, directory)
     print(f"done: {directory} is a MiniPlaces root (check it: scenelab data verify {directory})")

@@ -9,6 +9,7 @@ verdicts on the study's conclusions; the report opens with the table of all seve
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -24,6 +25,8 @@ from scenelab.study.plan import BUDGETS, Plan
 from scenelab.study.render import conclusions_block, header, settings_block, verdict_blocks
 from scenelab.study.sections import SECTIONS
 from scenelab.study.state import Timings
+
+log = logging.getLogger(__name__)
 
 
 def reproduce(plan: Plan, only: list[int] | None = None) -> tuple[Path, Path]:
@@ -46,7 +49,7 @@ def reproduce(plan: Plan, only: list[int] | None = None) -> tuple[Path, Path]:
     try:
         chosen = [section for section in SECTIONS if not only or section.number in only]
         for section in progress(chosen, "study", unit="section"):
-            print(f"== {section.number}. {section.title}", flush=True)
+            log.info(f"== {section.number}. {section.title}")
             section.run(plan, timings)
     finally:
         torch.set_num_threads(threads)

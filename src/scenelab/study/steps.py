@@ -13,6 +13,7 @@ before it runs and is the one the report shows.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 
 from scenelab.attacks.report import attack_run
@@ -47,6 +48,8 @@ from scenelab.study.state import FINISHED, NEW, PARTIAL, Timings, checked_state,
 from scenelab.study.step_time import STEP_TIMES_FILE, time_steps
 from scenelab.train.engine import train
 
+log = logging.getLogger(__name__)
+
 
 def train_runs(plan: Plan, names: list[str], timings: Timings, section: int) -> None:
     """Train, in this process and one after the other, the runs that are not finished:
@@ -79,7 +82,7 @@ def train_conv_study(plan: Plan, timings: Timings) -> None:
 
 def announce(options: Command) -> None:
     """Print the command line that the options stand for, before they run."""
-    print(terminal(f"$ {command_line(options.to_argv())}"), flush=True)
+    log.info(terminal(f"$ {command_line(options.to_argv())}"))
 
 
 def compare(options: CompareOptions) -> None:
@@ -120,7 +123,7 @@ def inception_blocks(plan: Plan, timings: Timings) -> None:
     times = options.out_folder() / STEP_TIMES_FILE
     if not all(is_current(times, run_dir) for run_dir in run_dirs):
         with timings.measure(4, "step times"):
-            print(f"timing a training step of {', '.join(BLOCK_MODELS)}, interleaved", flush=True)
+            log.info(f"timing a training step of {', '.join(BLOCK_MODELS)}, interleaved")
             write_json(times, asdict(time_steps(run_dirs)))
 
 
