@@ -60,8 +60,6 @@ from scenelab.ops.geometry import (
     check_arguments,
     chunk_size,
     memory_format,
-    pair,
-    resolve_padding,
 )
 
 
@@ -337,16 +335,9 @@ def conv2d(
     channels_last input, and follows ``torch.autocast`` like the built-in conv.
     Raises ``ValueError`` naming the argument before any work is done.
     """
-    stride_hw = pair(stride, "stride")
-    dilation_hw = pair(dilation, "dilation")
-    if min(stride_hw) < 1:
-        raise ValueError(f"stride must be positive, got stride={stride!r}")
-    if min(dilation_hw) < 1:
-        raise ValueError(f"dilation must be positive, got dilation={dilation!r}")
-    if weight.dim() != 4:
-        raise ValueError(f"weight must be 4-D (O, C/groups, kh, kw), got {tuple(weight.shape)}")
-    pads = resolve_padding(padding, tuple(weight.shape[2:]), stride_hw, dilation_hw)
-    check_arguments(input, weight, bias, stride_hw, pads, dilation_hw, groups)
+    stride_hw, pads, dilation_hw = check_arguments(
+        input, weight, bias, stride, padding, dilation, groups
+    )
 
     device_type = input.device.type
     if torch.is_autocast_enabled(device_type):

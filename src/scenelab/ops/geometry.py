@@ -59,15 +59,23 @@ def check_arguments(
     input: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None,
-    stride: tuple[int, int],
-    pads: tuple[int, int, int, int],
-    dilation: tuple[int, int],
+    stride: IntPair,
+    padding: Padding,
+    dilation: IntPair,
     groups: int,
-) -> None:
+) -> tuple[tuple[int, int], tuple[int, int, int, int], tuple[int, int]]:
+    """``F.conv2d``'s arguments checked (ValueError naming the argument) and made pairs:
+    (stride, (top, bottom, left, right) padding, dilation)."""
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    if min(stride) < 1:
+        raise ValueError(f"stride must be positive, got stride={stride}")
+    if min(dilation) < 1:
+        raise ValueError(f"dilation must be positive, got dilation={dilation}")
     if input.dim() != 4:
         raise ValueError(f"input must be 4-D (N, C, H, W), got shape {tuple(input.shape)}")
     if weight.dim() != 4:
         raise ValueError(f"weight must be 4-D (O, C/groups, kh, kw), got {tuple(weight.shape)}")
+    pads = resolve_padding(padding, tuple(weight.shape[2:]), stride, dilation)
     if not isinstance(groups, int) or groups < 1:
         raise ValueError(f"groups must be a positive int, got groups={groups!r}")
     channels, out_channels = input.shape[1], weight.shape[0]
@@ -83,10 +91,6 @@ def check_arguments(
         )
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ValueError(f"bias must have shape ({out_channels},), got {tuple(bias.shape)}")
-    if min(stride) < 1:
-        raise ValueError(f"stride must be positive, got stride={stride}")
-    if min(dilation) < 1:
-        raise ValueError(f"dilation must be positive, got dilation={dilation}")
     height = input.shape[2] + pads[0] + pads[1]
     width = input.shape[3] + pads[2] + pads[3]
     span_h = dilation[0] * (weight.shape[2] - 1) + 1
@@ -96,6 +100,7 @@ def check_arguments(
             f"kernel {tuple(weight.shape[2:])} with dilation={dilation} spans {span_h}x{span_w}, "
             f"larger than the padded input {height}x{width}"
         )
+    return stride, pads, dilation
 
 
 class Geometry:
