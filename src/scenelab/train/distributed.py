@@ -113,11 +113,7 @@ def sum_across(world: World, values: list[float], device: torch.device) -> list[
 
 def any_across(world: World, flags: list[bool], device: torch.device) -> list[bool]:
     """Element-wise "any rank says yes", so that every rank takes the same decision."""
-    if not world.distributed:
-        return list(flags)
-    tensor = torch.tensor(flags, dtype=torch.int32, device=device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return [bool(flag) for flag in tensor.tolist()]
+    return [count > 0 for count in sum_across(world, [float(flag) for flag in flags], device)]
 
 
 def broadcast_object(world: World, value: object) -> object:
