@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 import pytest
 import torch
@@ -45,13 +46,15 @@ def test_a_failed_save_leaves_the_previous_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary left behind
 
 
-def test_falls_back_to_previous_when_newest_is_corrupt(tmp_path, capsys):
+def test_falls_back_to_previous_when_newest_is_corrupt(tmp_path, caplog):
     path = tmp_path / "last.pt"
     save_checkpoint(path, {"model": {}, "epoch": 1})
     save_checkpoint(path, {"model": {}, "epoch": 2})
     path.write_bytes(b"garbage")
     assert load_checkpoint(path)["epoch"] == 1
-    assert "using" in capsys.readouterr().err
+    (warning,) = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert warning.name == "scenelab.checkpoint"
+    assert f"using {path}.prev" in warning.getMessage()
 
 
 def test_loading_refuses_pickled_code(tmp_path):

@@ -20,10 +20,14 @@ LOSS_RTOL = 1e-5
 
 
 @pytest.mark.slow
-def test_two_processes_match_one_with_the_same_global_batch(tiny_config, tmp_path):
-    config = tiny_config(tmp_path / "one", lr=0.05, deterministic=False)
+@pytest.mark.parametrize("accum_steps", [1, 2])
+def test_two_processes_match_one_with_the_same_global_batch(tiny_config, tmp_path, accum_steps):
+    """With --accum-steps 2 the ranks all-reduce once per group (DDP's no_sync before):
+    still the one-process run's weights."""
+    config = tiny_config(tmp_path / "one", lr=0.05, deterministic=False, accum_steps=accum_steps)
     train(config)
     flags = [
+        "--accum-steps", str(accum_steps),
         "--data", config.data, "--model", config.model, "--epochs", str(config.epochs),
         "--batch-size", str(config.batch_size), "--image-size", str(config.image_size),
         "--augment", config.augment, "--workers", "0", "--amp", "off", "--threads", "1",

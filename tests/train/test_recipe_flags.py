@@ -282,3 +282,39 @@ def test_val_every_validates_every_nth_and_the_last_epoch(tiny_config, tmp_path)
     assert summary.final_val_top1 == rows[-1]["val_top1"]
     with pytest.raises(ScenelabError, match="--val-every does not combine with --adv"):
         resolve(RunConfig(adv="pgd", val_every=2), image_size=8)
+
+
+def test_ddp_all_reduces_once_per_accumulated_step(tmp_path):
+    """Under DDP the batches of a group but the last run in no_sync: one all-reduce (DDP's
+    communication hook, counted) per optimizer step, not per batch. One gloo process."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        model = DistributedDataParallel(nn.Sequential(nn.Flatten(), nn.Linear(12, 3)))
+        reduced = []
+
+        def counting(state, bucket):
+            reduced.append(1)
+            future = torch.futures.Future()
+            future.set_result(bucket.buffer())
+            return future
+
+        model.register_comm_hook(None, counting)
+        settings = dict(
+            loss_fn=nn.CrossEntropyLoss(),
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            scaler=torch.amp.GradScaler("cpu", enabled=False),
+            autocast=contextlib.nullcontext,
+        )
+        for index in range(3):
+            images, labels = torch.rand(4, 3, 2, 2), torch.randint(0, 3, (4,))
+            engine.train_step(model, images, labels, index=index, group_size=3, **settings)
+        assert len(reduced) == 1
+        engine.train_step(model, images, labels, **settings)
+        assert len(reduced) == 2
+    finally:
+        dist.destroy_process_group()

@@ -68,12 +68,12 @@ def train_step(
         with autocast():
             images = make_inputs(images, labels)
     steps = index == group_size - 1
-    with autocast():
-        logits = model(images)
-        loss = loss_fn(logits, labels)
     if index == 0:
         optimizer.zero_grad(set_to_none=True)
-    with gradient_sync(model, steps):
+    with gradient_sync(model, steps):  # DDP decides in forward whether backward all-reduces
+        with autocast():
+            logits = model(images)
+            loss = loss_fn(logits, labels)
         scaler.scale(loss / group_size if group_size > 1 else loss).backward()
     if not steps:
         return loss.detach(), logits.detach(), None
